@@ -1,0 +1,198 @@
+/**
+ * @module netfilter/iptables-restore
+ * Parses iptables-restore input (and iptables-save output, which is valid input): `*table`,
+ * `:CHAIN POLICY [packets:bytes]`, `-A/-I/-N/-X/-F/-P` lines, `[p:b]` counter prefixes, and
+ * `COMMIT`. Like the real tool it works table by table and refuses the whole input on the first
+ * problem, naming the line (k8s `utiliptables.ParseError` style).
+ *
+ * With `noflush` (kube-proxy's `iptables-restore --noflush`), tables and chains the input does
+ * not declare are kept from `base`; a declared chain is flushed and rewritten.
+ */
+import type { Chain, Rule, Ruleset, Table, TableName } from "./model.js";
+import { BUILTIN_CHAINS, TABLE_ORDER, isTableName } from "./model.js";
+import { parseRuleArgs } from "./rule-parse.js";
+import { tokenize } from "./text.js";
+
+/** A problem in the input, with its 1-based line number. */
+export interface RestoreIssue {
+  readonly line: number;
+  readonly message: string;
+}
+
+export type RestoreResult = { readonly ok: true; readonly ruleset: Ruleset } | { readonly ok: false; readonly issue: RestoreIssue };
+
+/** Options for `parseRestore`. */
+export interface RestoreOptions {
+  /** Existing state to apply the input to (default: empty). */
+  readonly base?: Ruleset;
+  /** Keep chains the input does not declare (`--noflush`). Default false. */
+  readonly noflush?: boolean;
+}
+
+interface MutChain {
+  name: string;
+  policy?: "ACCEPT" | "DROP";
+  counters: [number, number];
+  rules: Rule[];
+}
+
+const MAX_CHAIN_NAME = 28;
+
+function emptyTable(name: TableName): Map<string, MutChain> {
+  const m = new Map<string, MutChain>();
+  for (const c of BUILTIN_CHAINS[name]) {
+    m.set(c, { name: c, policy: "ACCEPT", counters: [0, 0], rules: [] });
+  }
+  return m;
+}
+
+function copyTable(t: Table): Map<string, MutChain> {
+  const m = new Map<string, MutChain>();
+  for (const [n, c] of t.chains) {
+    m.set(n, { name: c.name, ...(c.policy ? { policy: c.policy } : {}), counters: [c.counters[0], c.counters[1]], rules: [...c.rules] });
+  }
+  return m;
+}
+
+/** Parses iptables-restore text into a ruleset, or the first problem with its line number. */
+export function parseRestore(text: string, opts: RestoreOptions = {}): RestoreResult {
+  const tables = new Map<TableName, Map<string, MutChain>>();
+  for (const [n, t] of opts.base?.tables ?? []) {
+    tables.set(n, copyTable(t));
+  }
+  let cur: { name: TableName; chains: Map<string, MutChain>; line: number } | undefined;
+  const fail = (line: number, message: string): RestoreResult => ({ ok: false, issue: { line, message } });
+  const lines = text.split("\n");
+  for (let ln = 1; ln <= lines.length; ln++) {
+    let line = (lines[ln - 1] as string).trim();
+    if (line === "" || line.startsWith("#")) continue;
+    if (line.startsWith("*")) {
+      if (cur) return fail(ln, `table "${cur.name}" (line ${cur.line}) has no COMMIT before the next table`);
+      const name = line.slice(1).trim();
+      if (!isTableName(name)) return fail(ln, `unknown table "${name}" (expected one of ${TABLE_ORDER.join(", ")})`);
+      const existing = tables.get(name);
+      cur = { name, chains: opts.noflush && existing ? existing : emptyTable(name), line: ln };
+      continue;
+    }
+    if (!cur) return fail(ln, `"${line.split(/\s+/)[0] ?? ""}" outside a table: expected a "*table" line first`);
+    if (line === "COMMIT") {
+      const bad = checkJumps(cur.chains);
+      if (bad) return fail(bad.line, bad.message);
+      tables.set(cur.name, cur.chains);
+      cur = undefined;
+      continue;
+    }
+    if (line.startsWith(":")) {
+      const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?$/.exec(line);
+      if (!m) return fail(ln, `bad chain line "${line}" (expected ":NAME POLICY [packets:bytes]")`);
+      const [, name = "", policy = "", p = "0", b = "0"] = m;
+      const err = declareChain(cur.name, cur.chains, name, policy, [Number(p), Number(b)]);
+      if (err) return fail(ln, err);
+      continue;
+    }
+    if (line.startsWith("[")) {
+      const m = /^\[\d+:\d+\]\s+(.*)$/.exec(line);
+      if (!m) return fail(ln, `bad counters prefix in "${line}"`);
+      line = m[1] ?? "";
+    }
+    const toks = tokenize(line);
+    if (typeof toks === "string") return fail(ln, toks);
+    const err = applyCommand(cur.name, cur.chains, toks, ln);
+    if (err) return fail(ln, err);
+  }
+  if (cur) return fail(lines.length, `table "${cur.name}" (line ${cur.line}) is missing its COMMIT`);
+  return { ok: true, ruleset: freeze(tables) };
+}
+
+function declareChain(table: TableName, chains: Map<string, MutChain>, name: string, policy: string, counters: [number, number]): string | undefined {
+  const builtin = (BUILTIN_CHAINS[table] as readonly string[]).includes(name);
+  if (builtin) {
+    if (policy !== "ACCEPT" && policy !== "DROP") return `bad policy "${policy}" for built-in chain ${name} (ACCEPT or DROP)`;
+    chains.set(name, { name, policy, counters, rules: [] });
+    return undefined;
+  }
+  if (policy !== "-") return `user chain ${name} cannot have a policy ("${policy}"); write "-"`;
+  if (name.length > MAX_CHAIN_NAME) return `chain name "${name}" is longer than ${MAX_CHAIN_NAME} characters`;
+  if (name.startsWith("-") || name.startsWith("!")) return `invalid chain name "${name}"`;
+  chains.set(name, { name, counters, rules: [] });
+  return undefined;
+}
+
+function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: readonly string[], ln: number): string | undefined {
+  const [cmd, chainName, ...rest] = toks;
+  if (chainName === undefined && cmd !== "-F" && cmd !== "-X") return `"${cmd ?? ""}" needs a chain name`;
+  const chain = chainName === undefined ? undefined : chains.get(chainName);
+  switch (cmd) {
+    case "-A":
+    case "--append":
+    case "-I":
+    case "--insert": {
+      if (!chain) return `chain "${chainName ?? ""}" does not exist in table ${table}`;
+      let args = rest;
+      let pos = cmd === "-A" || cmd === "--append" ? chain.rules.length : 0;
+      if ((cmd === "-I" || cmd === "--insert") && /^\d+$/.test(rest[0] ?? "")) {
+        pos = Number(rest[0]) - 1;
+        args = rest.slice(1);
+        if (pos < 0 || pos > chain.rules.length) return `index of insertion too big`;
+      }
+      const rule = parseRuleArgs(args, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
+      if (typeof rule === "string") return rule;
+      chain.rules.splice(pos, 0, rule);
+      return undefined;
+    }
+    case "-N":
+    case "--new-chain":
+      if (chains.has(chainName ?? "")) return `chain "${chainName ?? ""}" already exists`;
+      return declareChain(table, chains, chainName ?? "", "-", [0, 0]);
+    case "-F":
+    case "--flush":
+      for (const c of chainName === undefined ? chains.values() : chain ? [chain] : []) c.rules = [];
+      return chainName !== undefined && !chain ? `chain "${chainName}" does not exist` : undefined;
+    case "-X":
+    case "--delete-chain":
+      return deleteChains(table, chains, chainName);
+    case "-P":
+    case "--policy":
+      if (!chain || !chain.policy) return `"${chainName ?? ""}" is not a built-in chain of table ${table}`;
+      if (rest[0] !== "ACCEPT" && rest[0] !== "DROP") return `bad policy "${rest[0] ?? ""}" (ACCEPT or DROP)`;
+      chain.policy = rest[0];
+      return undefined;
+    default:
+      return `unknown command "${cmd ?? ""}" (expected -A, -I, -N, -X, -F or -P)`;
+  }
+}
+
+function deleteChains(table: TableName, chains: Map<string, MutChain>, name: string | undefined): string | undefined {
+  const victims = name === undefined ? [...chains.values()].filter((c) => !c.policy) : [chains.get(name)];
+  for (const c of victims) {
+    if (!c) return `chain "${name ?? ""}" does not exist in table ${table}`;
+    if (c.policy) return `cannot delete built-in chain ${c.name}`;
+    for (const other of chains.values()) {
+      if (other !== c && other.rules.some((r) => (r.target?.kind === "JUMP" || r.target?.kind === "GOTO") && r.target.chain === c.name)) {
+        if (name !== undefined) return `cannot delete chain ${c.name}: it is still referenced from ${other.name}`;
+      }
+    }
+    chains.delete(c.name);
+  }
+  return undefined;
+}
+
+function checkJumps(chains: Map<string, MutChain>): RestoreIssue | undefined {
+  for (const c of chains.values()) {
+    for (const r of c.rules) {
+      if ((r.target?.kind === "JUMP" || r.target?.kind === "GOTO") && !chains.has(r.target.chain)) {
+        return { line: r.line, message: `jump to chain "${r.target.chain}", which no longer exists at COMMIT` };
+      }
+    }
+  }
+  return undefined;
+}
+
+function freeze(tables: Map<TableName, Map<string, MutChain>>): Ruleset {
+  const out = new Map<TableName, Table>();
+  for (const name of TABLE_ORDER) {
+    const t = tables.get(name);
+    if (t) out.set(name, { name, chains: t as ReadonlyMap<string, Chain> });
+  }
+  return { tables: out };
+}

@@ -1,0 +1,118 @@
+/**
+ * @module netfilter/text
+ * Shared text helpers for the iptables formats: the restore tokenizer (double quotes, `\"`
+ * escapes, as iptables-restore's `add_param_to_argv` splits a line), number and port parsing,
+ * and the save-side quoting.
+ */
+import type { PortRange } from "./model.js";
+
+/** Splits one iptables-restore line into arguments. Returns an error string on an open quote. */
+export function tokenize(line: string): string[] | string {
+  const out: string[] = [];
+  let cur = "";
+  let inQuote = false;
+  let have = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    if (inQuote) {
+      if (c === "\\" && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') {
+        inQuote = false;
+      } else {
+        cur += c;
+      }
+    } else if (c === '"') {
+      inQuote = true;
+      have = true;
+    } else if (c === " " || c === "\t") {
+      if (have) {
+        out.push(cur);
+        cur = "";
+        have = false;
+      }
+    } else {
+      cur += c;
+      have = true;
+    }
+  }
+  if (inQuote) {
+    return "unterminated quoted string";
+  }
+  if (have) {
+    out.push(cur);
+  }
+  return out;
+}
+
+/** Parses an unsigned integer in decimal or 0x hex (as strtoul with base 0 would, less octal). */
+export function parseUint(s: string, max = 0xffffffff): number | undefined {
+  if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(s)) {
+    return undefined;
+  }
+  const n = Number(s);
+  return Number.isSafeInteger(n) && n <= max ? n : undefined;
+}
+
+/** Parses `value[/mask]` as the mark and connmark matches and targets take it. */
+export function parseMarkMask(s: string): { value: number; mask?: number } | undefined {
+  const [v, m, extra] = s.split("/");
+  const value = parseUint(v ?? "");
+  if (value === undefined || extra !== undefined) {
+    return undefined;
+  }
+  if (m === undefined) {
+    return { value };
+  }
+  const mask = parseUint(m);
+  return mask === undefined ? undefined : { value, mask };
+}
+
+const SERVICES: Readonly<Record<string, number>> = { http: 80, https: 443, ssh: 22, domain: 53, dns: 53, ntp: 123, smtp: 25, ftp: 21 };
+
+/** Parses a port or a service name. */
+export function parsePort(s: string): number | undefined {
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    return n <= 65535 ? n : undefined;
+  }
+  return SERVICES[s];
+}
+
+/** Parses `N`, `N:M`, `:M` or `N:` (iptables port ranges; `-` also accepted where NAT uses it). */
+export function parsePortRange(s: string, sep = ":"): PortRange | undefined {
+  const i = s.indexOf(sep);
+  if (i < 0) {
+    const p = parsePort(s);
+    return p === undefined ? undefined : { lo: p, hi: p };
+  }
+  const lo = i === 0 ? 0 : parsePort(s.slice(0, i));
+  const hi = i === s.length - 1 ? 65535 : parsePort(s.slice(i + 1));
+  if (lo === undefined || hi === undefined || lo > hi) {
+    return undefined;
+  }
+  return { lo, hi };
+}
+
+/** Formats a port range as iptables-save does (`80` or `80:90`). */
+export function formatPortRange(r: PortRange, sep = ":"): string {
+  return r.lo === r.hi ? `${r.lo}` : `${r.lo}${sep}${r.hi}`;
+}
+
+/** `0x…` lowercase hex, as iptables prints marks. */
+export function hex(n: number): string {
+  return `0x${(n >>> 0).toString(16)}`;
+}
+
+/**
+ * Prints a string argument as `xtables_save_string` does: bare when it is non-empty and made
+ * only of letters, digits, `_` and `-`; otherwise in double quotes with `"`, `\\` and `'`
+ * escaped by a backslash. (Comments, LOG and NFLOG prefixes.) Checked against iptables 1.8.9.
+ */
+export function saveString(s: string): string {
+  if (/^[A-Za-z0-9_-]+$/.test(s)) {
+    return s;
+  }
+  return `"${s.replace(/["\\']/g, (c) => `\\${c}`)}"`;
+}
