@@ -1,0 +1,173 @@
+/**
+ * @module netfilter/traverse
+ * Walks one table's chain for one hook, as `ipt_do_table` does: rules in order, jumps pushing a
+ * return point, `-g` replacing the current frame, RETURN popping it, and a built-in chain that
+ * runs out falling through to its policy ("underflow"). Non-terminal targets (MARK, CONNMARK,
+ * LOG, NFLOG, TRACE, CT) act and continue; NAT targets end the nat table's walk with a binding.
+ *
+ * The jump stack is capped at 16 frames: Linux `XT_JUMP_STACK_MAX`... the kernel sizes its
+ * stack by the table's deepest chain, and userspace refuses loops; podwire reports a walk deeper
+ * than this (or a loop) as an error event instead of hanging.
+ */
+import type { Chain, Rule, Ruleset, TableName, Target } from "./model.js";
+import { baseMatches, evalMatch } from "./eval-match.js";
+import type { NfEnv, NfPacket } from "./packet.js";
+
+/** Depth limit for user-chain jumps (see module doc). */
+export const JUMP_STACK_MAX = 16;
+
+/** A rule that matched (or could not be evaluated) during a walk. */
+export interface RuleHit {
+  readonly table: TableName;
+  readonly chain: string;
+  /** 1-based position in the chain, as `iptables -L --line-numbers` counts. */
+  readonly index: number;
+  readonly rule: Rule;
+  /** What happened: "jump KUBE-SVC-…", "ACCEPT", "DNAT", "continue", "policy ACCEPT", … */
+  readonly verdict: string;
+  /** Set when a match could not be evaluated (the rule was treated as not matching). */
+  readonly unknown?: string;
+}
+
+/** The NAT binding a nat-table walk decided. */
+export interface NatDecision {
+  readonly target: Extract<Target, { kind: "DNAT" | "SNAT" | "MASQUERADE" | "REDIRECT" }>;
+  readonly hit: RuleHit;
+}
+
+/** The result of walking one table at one hook. */
+export interface TableVerdict {
+  readonly verdict: "ACCEPT" | "DROP" | "REJECT" | "ERROR";
+  readonly rejectWith?: string;
+  /** The rule that decided, or undefined when a policy did. */
+  readonly decidedBy?: RuleHit;
+  readonly nat?: NatDecision;
+  readonly hits: readonly RuleHit[];
+  /** The packet after MARK/CT changes. */
+  readonly packet: NfPacket;
+  readonly ctMark?: number;
+  readonly notrack: boolean;
+  readonly error?: string;
+}
+
+interface Frame {
+  readonly chain: Chain;
+  pos: number;
+}
+
+/**
+ * Walks `table`'s built-in chain `hook` for the packet. A missing table or chain accepts (no rules
+ * there), as the kernel does when nothing is registered.
+ */
+export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env: NfEnv, ctMark0 = 0): TableVerdict {
+  const t = rs.tables.get(table);
+  const start = t?.chains.get(env.hook);
+  let packet = pkt;
+  let ctMark = ctMark0;
+  let notrack = false;
+  const hits: RuleHit[] = [];
+  const done = (v: Omit<TableVerdict, "hits" | "packet" | "notrack">): TableVerdict => ({ ...v, hits, packet, notrack, ...(ctMark !== ctMark0 ? { ctMark } : {}) });
+  if (!t || !start) return done({ verdict: "ACCEPT" });
+  const stack: Frame[] = [];
+  let frame: Frame = { chain: start, pos: 0 };
+  for (let steps = 0; ; steps++) {
+    if (steps > 1_000_000) return done({ verdict: "ERROR", error: `walk of ${table} ${env.hook} did not end (rule loop?)` });
+    const rule = frame.chain.rules[frame.pos];
+    if (!rule) {
+      const back = stack.pop();
+      if (back) {
+        frame = back;
+        continue;
+      }
+      // Underflow: a user chain reached by -g returns here too; the built-in policy decides.
+      const policy = start.policy ?? "ACCEPT";
+      hits.push({ table, chain: start.name, index: start.rules.length + 1, rule: { base: {}, matches: [], line: 0 }, verdict: `policy ${policy}` });
+      return done({ verdict: policy });
+    }
+    const index = frame.pos + 1;
+    frame.pos++;
+    const site = `${table}/${frame.chain.name}/${index}`;
+    if (!baseMatches(rule.base, packet)) continue;
+    let unknown: string | undefined;
+    let matched = true;
+    for (const m of rule.matches) {
+      const r = evalMatch(m, packet, env, site);
+      if (r === true) continue;
+      matched = false;
+      if (r !== false) unknown = r.unknown;
+      break;
+    }
+    const hit = (verdict: string): RuleHit => ({ table, chain: frame.chain.name, index, rule, verdict, ...(unknown ? { unknown } : {}) });
+    if (!matched) {
+      if (unknown) hits.push(hit("not evaluated"));
+      continue;
+    }
+    const tgt = rule.target;
+    if (!tgt) {
+      hits.push(hit("continue"));
+      continue;
+    }
+    switch (tgt.kind) {
+      case "ACCEPT":
+      case "DROP":
+        hits.push(hit(tgt.kind));
+        return done({ verdict: tgt.kind, decidedBy: hits[hits.length - 1] as RuleHit });
+      case "REJECT":
+        hits.push(hit("REJECT"));
+        return done({ verdict: "REJECT", rejectWith: tgt.with, decidedBy: hits[hits.length - 1] as RuleHit });
+      case "QUEUE":
+        hits.push(hit("QUEUE (no userspace queue: dropped)"));
+        return done({ verdict: "DROP", decidedBy: hits[hits.length - 1] as RuleHit });
+      case "RETURN": {
+        hits.push(hit("RETURN"));
+        const back = stack.pop();
+        if (back) frame = back;
+        else frame.pos = frame.chain.rules.length; // RETURN in a built-in chain: policy
+        continue;
+      }
+      case "JUMP":
+      case "GOTO": {
+        const next = t.chains.get(tgt.chain);
+        hits.push(hit(`${tgt.kind === "JUMP" ? "jump" : "goto"} ${tgt.chain}`));
+        if (!next) return done({ verdict: "ERROR", error: `jump to missing chain ${tgt.chain}` });
+        if (tgt.kind === "JUMP") {
+          if (stack.length >= JUMP_STACK_MAX) return done({ verdict: "ERROR", error: `jump depth exceeds ${JUMP_STACK_MAX} at ${site}` });
+          stack.push(frame);
+        }
+        frame = { chain: next, pos: 0 };
+        continue;
+      }
+      case "DNAT":
+      case "SNAT":
+      case "MASQUERADE":
+      case "REDIRECT": {
+        hits.push(hit(tgt.kind));
+        const h = hits[hits.length - 1] as RuleHit;
+        return done({ verdict: "ACCEPT", decidedBy: h, nat: { target: tgt, hit: h } });
+      }
+      case "MARK":
+        packet = { ...packet, mark: ((packet.mark & ~tgt.mask) ^ tgt.value) >>> 0 };
+        hits.push(hit(`MARK → 0x${packet.mark.toString(16)}`));
+        continue;
+      case "CONNMARK":
+        if (tgt.mode === "set") ctMark = ((ctMark & ~tgt.mask) ^ tgt.value) >>> 0;
+        else if (tgt.mode === "save") ctMark = ((ctMark & ~tgt.ctmask) | (packet.mark & tgt.nfmask)) >>> 0;
+        else packet = { ...packet, mark: ((packet.mark & ~tgt.nfmask) | (ctMark & tgt.ctmask)) >>> 0 };
+        hits.push(hit(`CONNMARK ${tgt.mode}`));
+        continue;
+      case "CT":
+        if (tgt.notrack) notrack = true;
+        hits.push(hit(tgt.notrack ? "NOTRACK" : "CT"));
+        continue;
+      case "LOG":
+      case "NFLOG":
+      case "TRACE":
+        hits.push(hit(`${tgt.kind} (continue)`));
+        continue;
+      case "unknown":
+        unknown = `-j ${tgt.name}`;
+        hits.push(hit("not evaluated (continue)"));
+        continue;
+    }
+  }
+}
