@@ -4,7 +4,7 @@
  * `ip_packet_match` and each xt match's `match()` do. A match podwire cannot evaluate (an
  * unknown module, ipset types it does not model) returns "unknown" so the trace can say so.
  */
-import { cidrContains } from "../net/cidr.js";
+import { cidrContains, maskOf } from "../net/cidr.js";
 import type { CtTest, Match, PortRange, RecentMatch, RuleBase } from "./model.js";
 import type { NfEnv, NfPacket } from "./packet.js";
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "./packet.js";
@@ -17,6 +17,7 @@ export function ifaceMatches(pattern: string, name: string): boolean {
   return pattern.endsWith("+") ? name.startsWith(pattern.slice(0, -1)) : pattern === name;
 }
 
+const prefixEq = (a: number, b: number, len: number): boolean => ((a ^ b) & maskOf(len)) === 0;
 const inRange = (r: PortRange, p: number): boolean => p >= r.lo && p <= r.hi;
 
 /** ip_packet_match: the generic fields. */
@@ -44,13 +45,13 @@ function ctTest(t: CtTest, env: NfEnv): boolean {
     case "ctproto":
       return (({ tcp: 6, udp: 17, icmp: 1 })[ct.orig.proto] === t.proto) !== t.neg;
     case "ctorigsrc":
-      return cidrContains(t.cidr, ct.orig.src) !== t.neg;
+      return prefixEq(t.addr, ct.orig.src, t.len) !== t.neg;
     case "ctorigdst":
-      return cidrContains(t.cidr, ct.orig.dst) !== t.neg;
+      return prefixEq(t.addr, ct.orig.dst, t.len) !== t.neg;
     case "ctreplsrc":
-      return cidrContains(t.cidr, ct.reply.src) !== t.neg;
+      return prefixEq(t.addr, ct.reply.src, t.len) !== t.neg;
     case "ctrepldst":
-      return cidrContains(t.cidr, ct.reply.dst) !== t.neg;
+      return prefixEq(t.addr, ct.reply.dst, t.len) !== t.neg;
     case "ctorigsrcport":
       return inRange(t.range, ct.orig.sport) !== t.neg;
     case "ctorigdstport":

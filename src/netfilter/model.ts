@@ -87,7 +87,8 @@ export type Match =
 export type CtTest =
   | { readonly key: "ctstate"; readonly states: readonly CtState[]; readonly neg: boolean }
   | { readonly key: "ctproto"; readonly proto: number; readonly neg: boolean }
-  | { readonly key: "ctorigsrc" | "ctorigdst" | "ctreplsrc" | "ctrepldst"; readonly cidr: Cidr; readonly neg: boolean }
+  /** Address tests keep host bits as written (`--ctorigdst 10.1.2.3/8` prints back as is); both sides are masked when compared. */
+  | { readonly key: "ctorigsrc" | "ctorigdst" | "ctreplsrc" | "ctrepldst"; readonly addr: number; readonly len: number; readonly neg: boolean }
   | { readonly key: "ctorigsrcport" | "ctorigdstport" | "ctreplsrcport" | "ctrepldstport"; readonly range: PortRange; readonly neg: boolean }
   | { readonly key: "ctstatus"; readonly status: readonly string[]; readonly neg: boolean }
   | { readonly key: "ctexpire"; readonly range: PortRange; readonly neg: boolean }

@@ -127,6 +127,7 @@ export function parseRuleArgs(args: readonly string[], ctx: RuleContext): Rule |
       }
       return `unknown option "${tok}"`;
     }
+    if (slot.opts.some((o) => o.name === name)) return `${slot.module}: option "${tok}" can only be used once`;
     const arity = MATCH_MODULES.get(slot.module)?.options[name] ?? 0;
     const a = args.slice(i + 1, i + 1 + arity);
     if (a.length < arity) return `option "${tok}" needs an argument`;
@@ -161,6 +162,7 @@ function applyFlag(tok: string, neg: boolean, next: () => string | undefined, ba
     case "--dst": {
       const c = parseCidrLoose(arg);
       if (!c.ok) return `host/network ${c.error}`;
+      if (neg && c.value.len === 0) return `"! ${tok} ${arg}" can never match; the kernel (nf_tables) refuses it`;
       const t = { cidr: c.value, neg };
       return { base: tok.startsWith("-s") || tok.startsWith("--s") ? { ...base, src: t } : { ...base, dst: t } };
     }

@@ -5,7 +5,8 @@
  * ctstate, ctproto, ctorigsrc, ctorigdst, ctreplsrc, ctrepldst, the four ports, ctstatus,
  * ctexpire, ctdir — whatever order the rule was written in.
  */
-import { formatCidr, parseCidrLoose } from "../../net/cidr.js";
+import { formatIpv4, parseIpv4, type Ipv4 } from "../../net/addr.js";
+import { parseCidrLoose } from "../../net/cidr.js";
 import type { CtState, CtTest, Match } from "../model.js";
 import { formatPortRange, hex, parseMarkMask, parsePortRange, parseUint } from "../text.js";
 import { bang, type MatchModule } from "./module.js";
@@ -62,7 +63,9 @@ function buildTest(name: string, arg: string, neg: boolean): CtTest | string {
     case "ctreplsrc":
     case "ctrepldst": {
       const c = parseCidrLoose(arg);
-      return c.ok ? { key: name, cidr: c.value, neg } : `bad --${name}: ${c.error}`;
+      if (!c.ok) return `bad --${name}: ${c.error}`;
+      const a = parseIpv4(arg.split("/")[0] ?? "");
+      return { key: name, addr: a.ok ? a.value : c.value.addr, len: c.value.len, neg };
     }
     case "ctorigsrcport":
     case "ctorigdstport":
@@ -103,7 +106,7 @@ function saveTest(t: CtTest): string {
     case "ctorigdst":
     case "ctreplsrc":
     case "ctrepldst":
-      return `${bang(t.neg)} --${t.key} ${t.cidr.len === 32 ? formatCidr(t.cidr).slice(0, -3) : formatCidr(t.cidr)}`;
+      return `${bang(t.neg)} --${t.key} ${formatIpv4(t.addr as Ipv4)}${t.len === 32 ? "" : `/${t.len}`}`;
     case "ctorigsrcport":
     case "ctorigdstport":
     case "ctreplsrcport":

@@ -3,7 +3,7 @@
  * Protocol matches: `tcp`, `udp`, `icmp` (libxt_tcp/udp, libipt_icmp) and `multiport`.
  * @see man 8 iptables-extensions (tcp, udp, icmp, multiport)
  */
-import type { Match, PortRange } from "../model.js";
+import type { Match, Neg, PortRange } from "../model.js";
 import { formatPortRange, parsePortRange } from "../text.js";
 import { bang, type MatchModule } from "./module.js";
 
@@ -41,6 +41,26 @@ function formatTcpFlags(n: number): string {
     .join(",");
 }
 
+/**
+ * The nf_tables backend stores tcp/udp port tests as nft comparisons, and iptables-save prints
+ * back what it stored: a full range 0:65535 is no test at all, and a negated range touching 0 or
+ * 65535 becomes the positive complement (`! --dport 0:1` → `--dport 2:65535`). A negated full
+ * range is stored as no test either (so such a rule matches every port on a real nft kernel, and
+ * in podwire). Checked against iptables 1.8.9 (nf_tables).
+ */
+function nftPorts(r: PortRange, neg: boolean): Neg<PortRange> | undefined {
+  if (r.lo === 0 && r.hi === 65535) return undefined;
+  if (neg && r.lo === 0) return { v: { lo: r.hi + 1, hi: 65535 }, neg: false };
+  if (neg && r.hi === 65535) return { v: { lo: 0, hi: r.lo - 1 }, neg: false };
+  return { v: r, neg };
+}
+
+function withPorts<T extends Tcp | Udp>(m: T, which: "sport" | "dport", p: Neg<PortRange> | undefined): T {
+  const { [which]: _drop, ...rest } = m;
+  void _drop;
+  return (p ? { ...rest, [which]: p } : rest) as T;
+}
+
 function range(o: { args: readonly string[] }, what: string): PortRange | string {
   const r = parsePortRange(o.args[0] ?? "");
   return r ?? `invalid ${what} "${o.args[0] ?? ""}"`;
@@ -55,7 +75,7 @@ export const tcpModule: MatchModule<Tcp> = {
       if (o.name === "sport" || o.name === "source-port" || o.name === "dport" || o.name === "destination-port") {
         const r = range(o, "port");
         if (typeof r === "string") return r;
-        m = o.name.startsWith("s") ? { ...m, sport: { v: r, neg: o.neg } } : { ...m, dport: { v: r, neg: o.neg } };
+        m = withPorts(m, o.name.startsWith("s") ? "sport" : "dport", nftPorts(r, o.neg));
       } else if (o.name === "syn") {
         m = { ...m, flags: { v: { mask: 0x17, comp: 0x02 }, neg: o.neg } };
       } else if (o.name === "tcp-flags") {
@@ -86,7 +106,7 @@ export const udpModule: MatchModule<Udp> = {
     for (const o of opts) {
       const r = range(o, "port");
       if (typeof r === "string") return r;
-      m = o.name.startsWith("s") ? { ...m, sport: { v: r, neg: o.neg } } : { ...m, dport: { v: r, neg: o.neg } };
+      m = withPorts(m, o.name.startsWith("s") ? "sport" : "dport", nftPorts(r, o.neg));
     }
     return m;
   },
