@@ -63,9 +63,11 @@ export function parseRestore(text: string, opts: RestoreOptions = {}): RestoreRe
   let cur: { name: TableName; chains: Map<string, MutChain>; line: number } | undefined;
   const fail = (line: number, message: string): RestoreResult => ({ ok: false, issue: { line, message } });
   const lines = text.split("\n");
+  let lastLine = 1;
   for (let ln = 1; ln <= lines.length; ln++) {
     let line = (lines[ln - 1] as string).trim();
     if (line === "" || line.startsWith("#")) continue;
+    lastLine = ln;
     if (line.startsWith("*")) {
       if (cur) return fail(ln, `table "${cur.name}" (line ${cur.line}) has no COMMIT before the next table`);
       const name = line.slice(1).trim();
@@ -100,7 +102,7 @@ export function parseRestore(text: string, opts: RestoreOptions = {}): RestoreRe
     const err = applyCommand(cur.name, cur.chains, toks, ln);
     if (err) return fail(ln, err);
   }
-  if (cur) return fail(lines.length, `table "${cur.name}" (line ${cur.line}) is missing its COMMIT`);
+  if (cur) return fail(lastLine, `table "${cur.name}" (line ${cur.line}) is missing its COMMIT`);
   return { ok: true, ruleset: freeze(tables) };
 }
 

@@ -1,0 +1,126 @@
+/**
+ * Packet-flow tables (kube-proxy's `packetFlowTest` style) through the sample node-1 dump
+ * (samples/node-1.rules = dataplane.md §8.4, loaded into a real kernel by the oracle tests).
+ * Expected outcomes are the packet walks of dataplane.md §7.8 and kube-proxy.md §4–§5.
+ */
+import fc from "fast-check";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ip } from "../net/addr.js";
+import type { Proto } from "../net/tuple.js";
+import { explore } from "./explore.js";
+import { traceFirstPacket } from "./first-packet.js";
+import { parseRestore } from "./iptables-restore.js";
+
+const sample = parseRestore(readFileSync(new URL("../../samples/node-1.rules", import.meta.url), "utf8"));
+if (!sample.ok) throw new Error(sample.issue.message);
+const rs = sample.ruleset;
+const local = [ip("192.168.1.10"), ip("10.244.0.1"), ip("10.244.0.0")];
+
+function flow(proto: Proto, src: string, dst: string, dport: number, inIface: string, outIface: string, hook: "PREROUTING" | "OUTPUT" = "PREROUTING") {
+  const input = { ruleset: rs, tuple: { proto, src: ip(src), sport: 40000, dst: ip(dst), dport }, hook, local, inIface, outIface } as const;
+  return explore((choose) => traceFirstPacket(input, choose)).map((p) => ({
+    p: Number(p.probability.toFixed(6)),
+    verdict: p.result.verdict,
+    dnat: p.result.dnat?.to ?? null,
+    masq: p.result.snat?.kind === "MASQUERADE",
+  }));
+}
+
+describe("kube-proxy + flannel rules of node-1 (dataplane.md §7.8)", () => {
+  it.each([
+    {
+      name: "f) external client → NodePort 30080: DNAT to the remote endpoint and masquerade (eTP Cluster)",
+      got: () => flow("tcp", "192.168.1.100", "192.168.1.10", 30080, "eth0", "flannel.1"),
+      want: [{ p: 1, verdict: "accept", dnat: "10.244.1.2:8080", masq: true }],
+    },
+    {
+      name: "d) pod → kube-dns ClusterIP: one of two endpoints, 50/50, no SNAT (FLANNEL-POSTRTG returns)",
+      got: () => flow("udp", "10.244.0.5", "10.96.0.10", 53, "cni0", "cni0"),
+      want: [
+        { p: 0.5, verdict: "accept", dnat: "10.244.0.2:53", masq: false },
+        { p: 0.5, verdict: "accept", dnat: "10.244.0.3:53", masq: false },
+      ],
+    },
+    {
+      name: "e) a kube-dns pod → its own Service: masqueraded (hairpin KUBE-SEP rule) only when it picks itself",
+      got: () => flow("udp", "10.244.0.2", "10.96.0.10", 53, "cni0", "cni0"),
+      want: [
+        { p: 0.5, verdict: "accept", dnat: "10.244.0.2:53", masq: true },
+        { p: 0.5, verdict: "accept", dnat: "10.244.0.3:53", masq: false },
+      ],
+    },
+    {
+      name: "h) host-network process → ClusterIP of the apiserver: DNAT to the node itself, masqueraded (source not in the cluster CIDR)",
+      got: () => flow("tcp", "192.168.1.10", "10.96.0.1", 443, "", "eth0", "OUTPUT"),
+      want: [{ p: 1, verdict: "accept", dnat: "192.168.1.10:6443", masq: true }],
+    },
+    {
+      name: "g) pod → internet: no DNAT, MASQUERADE by FLANNEL-POSTRTG",
+      got: () => flow("tcp", "10.244.0.5", "1.1.1.1", 443, "cni0", "eth0"),
+      want: [{ p: 1, verdict: "accept", dnat: null, masq: true }],
+    },
+    {
+      name: "b) pod → pod on another node: untouched",
+      got: () => flow("tcp", "10.244.0.5", "10.244.1.2", 8080, "cni0", "flannel.1"),
+      want: [{ p: 1, verdict: "accept", dnat: null, masq: false }],
+    },
+  ])("$name", ({ got, want }) => {
+    expect(got()).toEqual(want);
+  });
+});
+
+describe("kube-proxy filter rules", () => {
+  const text = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES
+-A KUBE-SERVICES -d 10.96.0.20/32 -p tcp -m comment --comment "default/empty has no endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable
+-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/local has no local endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 30090 -j DROP
+COMMIT
+`;
+  const r = parseRestore(text);
+  if (!r.ok) throw new Error(r.issue.message);
+  const run = (src: string, dst: string, dport: number, hook: "PREROUTING" | "OUTPUT") =>
+    traceFirstPacket({ ruleset: r.ruleset, tuple: { proto: "tcp", src: ip(src), sport: 40000, dst: ip(dst), dport }, hook, local, inIface: "eth0", outIface: "eth0" }, () => true);
+
+  it("a Service with no endpoints is REJECTed (kube-proxy.md §4.9)", () => {
+    const res = run("10.244.0.5", "10.96.0.20", 80, "PREROUTING");
+    expect([res.verdict, res.rejectWith]).toEqual(["reject", "icmp-port-unreachable"]);
+  });
+  it("eTP Local without a local endpoint DROPs NodePort traffic (dataplane.md T9)", () => {
+    expect(run("192.168.1.100", "192.168.1.10", 30090, "PREROUTING").verdict).toBe("drop");
+  });
+  it("the same NodePort on another address of nobody's is not matched (addrtype LOCAL)", () => {
+    expect(run("192.168.1.100", "192.168.1.77", 30090, "PREROUTING").verdict).toBe("accept");
+  });
+});
+
+describe("statistic cascade (kube-proxy.md §4.4)", () => {
+  it("N endpoints with probabilities 1/(N-i) (%0.10f) explore to N paths summing to 1, each ≈ 1/N", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), (n) => {
+        const rules = Array.from({ length: n }, (_, i) => {
+          const stat = i < n - 1 ? ` -m statistic --mode random --probability ${(1 / (n - i)).toFixed(10)}` : "";
+          return `-A KUBE-SVC-X${stat} -j KUBE-SEP-${i}`;
+        });
+        const seps = Array.from({ length: n }, (_, i) => `:KUBE-SEP-${i} - [0:0]\n-A KUBE-SEP-${i} -p tcp -m tcp -j DNAT --to-destination 10.0.${i >> 8}.${i & 255}:80`);
+        const text = `*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SVC-X - [0:0]\n${seps.join("\n")}\n-A PREROUTING -j KUBE-SVC-X\n${rules.join("\n")}\nCOMMIT\n`;
+        const rr = parseRestore(text);
+        if (!rr.ok) throw new Error(rr.issue.message);
+        const input = { ruleset: rr.ruleset, tuple: { proto: "tcp" as const, src: ip("10.1.0.1"), sport: 1, dst: ip("10.96.0.1"), dport: 80 }, hook: "PREROUTING" as const, local: [], inIface: "eth0", outIface: "eth0" };
+        const paths = explore((c) => traceFirstPacket(input, c));
+        expect(paths.length).toBe(n);
+        expect(paths.reduce((s, p) => s + p.probability, 0)).toBeCloseTo(1, 9);
+        for (const p of paths) expect(p.probability).toBeCloseTo(1 / n, 6);
+        expect(new Set(paths.map((p) => p.result.dnat?.to)).size).toBe(n);
+      }),
+      { numRuns: 30 },
+    );
+  });
+});

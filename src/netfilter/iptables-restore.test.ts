@@ -1,0 +1,109 @@
+/**
+ * Parser tests: malformed input gives one message naming the line; parse ∘ print is stable;
+ * every jump in a parsed ruleset names an existing chain. Expected messages are podwire's own
+ * wording; where the real iptables-restore refuses the same input it is noted.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { formatSave } from "./iptables-save.js";
+import { parseRestore } from "./iptables-restore.js";
+
+const wrap = (rules: string, table = "filter"): string =>
+  table === "filter"
+    ? `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n${rules}\nCOMMIT\n`
+    : `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${rules}\nCOMMIT\n`;
+
+describe("malformed dumps", () => {
+  it.each([
+    { name: "jump to an unknown chain", text: wrap("-A INPUT -j KUBE-SVC-NOPE"), line: 6, msg: /jump to unknown chain "KUBE-SVC-NOPE"/ },
+    { name: "rule in an undeclared chain", text: wrap("-A KUBE-NODEPORTS -j ACCEPT"), line: 6, msg: /chain "KUBE-NODEPORTS" does not exist/ },
+    { name: "bad address", text: wrap("-A INPUT -s 10.0.0.300 -j ACCEPT"), line: 6, msg: /octet 4 is above 255/ },
+    { name: "bad prefix length", text: wrap("-A INPUT -d 10.0.0.0/33 -j ACCEPT"), line: 6, msg: /prefix length/ },
+    { name: "missing COMMIT", text: "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n", line: 3, msg: /missing its COMMIT/ },
+    { name: "next table before COMMIT", text: "*filter\n:INPUT ACCEPT [0:0]\n*nat\nCOMMIT\n", line: 3, msg: /no COMMIT before the next table/ },
+    { name: "unknown option", text: wrap("-A INPUT -p tcp --dprot 80 -j ACCEPT"), line: 6, msg: /unknown option "--dprot"/ },
+    { name: "option missing its argument", text: wrap("-A INPUT -s"), line: 6, msg: /needs an argument/ },
+    { name: "unknown table", text: "*filtre\nCOMMIT\n", line: 1, msg: /unknown table "filtre"/ },
+    { name: "rule outside a table", text: "-A INPUT -j ACCEPT\n", line: 1, msg: /outside a table/ },
+    { name: "-o in INPUT (iptables: Can't use -o with INPUT)", text: wrap("-A INPUT -o eth0 -j ACCEPT"), line: 6, msg: /Can't use -o with INPUT/ },
+    { name: "DNAT outside nat", text: wrap("-A INPUT -p tcp -j DNAT --to-destination 10.0.0.1:80"), line: 6, msg: /only valid in the nat table/ },
+    { name: "DNAT port without protocol (iptables: Need TCP, UDP…)", text: wrap("-A PREROUTING -j DNAT --to-destination 10.0.0.1:80", "nat"), line: 6, msg: /Need TCP, UDP, SCTP or DCCP/ },
+    { name: "unterminated quote", text: wrap('-A INPUT -m comment --comment "oops -j ACCEPT'), line: 6, msg: /unterminated/ },
+    { name: "bad policy", text: "*filter\n:INPUT MAYBE [0:0]\nCOMMIT\n", line: 2, msg: /bad policy "MAYBE"/ },
+    { name: "user chain with a policy", text: "*filter\n:MINE ACCEPT [0:0]\nCOMMIT\n", line: 2, msg: /cannot have a policy/ },
+    { name: "chain name too long", text: "*filter\n:KUBE-SVC-ABCDEFGHIJKLMNOPQRSTU - [0:0]\nCOMMIT\n", line: 2, msg: /longer than 28/ },
+    { name: "tcp match without -p tcp", text: wrap("-A INPUT -m tcp --dport 80 -j ACCEPT"), line: 6, msg: /-m tcp needs -p tcp/ },
+    { name: "statistic probability out of range", text: wrap("-A INPUT -m statistic --mode random --probability 1.5 -j ACCEPT"), line: 6, msg: /probability/ },
+    { name: "option given twice (iptables: can only be used once)", text: wrap("-A INPUT -m mark --mark 1 --mark 2 -j ACCEPT"), line: 6, msg: /can only be used once/ },
+  ])("$name → line $line", ({ text, line, msg }) => {
+    const r = parseRestore(text);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.issue.line).toBe(line);
+      expect(r.issue.message).toMatch(msg);
+      expect(r.issue.message).not.toContain("\n");
+    }
+  });
+});
+
+describe("restore semantics", () => {
+  it("--noflush keeps chains the input does not declare and flushes the ones it does", () => {
+    const base = parseRestore(wrap("-A INPUT -j ACCEPT\n-A KUBE-SERVICES -j RETURN"));
+    if (!base.ok) throw new Error("base");
+    const next = parseRestore("*filter\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j DROP\nCOMMIT\n", { base: base.ruleset, noflush: true });
+    if (!next.ok) throw new Error(next.issue.message);
+    const text = formatSave(next.ruleset);
+    expect(text).toContain("-A INPUT -j ACCEPT");
+    expect(text).toContain("-A KUBE-SERVICES -j DROP");
+    expect(text).not.toContain("-A KUBE-SERVICES -j RETURN");
+  });
+
+  it("-X deletes a chain; -I inserts at a position", () => {
+    const r = parseRestore(wrap("-A INPUT -j DROP\n-I INPUT 1 -j ACCEPT\n-N OLD\n-X OLD"));
+    if (!r.ok) throw new Error(r.issue.message);
+    const text = formatSave(r.ruleset);
+    expect(text.indexOf("-A INPUT -j ACCEPT")).toBeLessThan(text.indexOf("-A INPUT -j DROP"));
+    expect(text).not.toContain(":OLD");
+  });
+});
+
+const chainName = fc.constantFrom("KUBE-SERVICES", "KUBE-SVC-A", "KUBE-SEP-B", "FLANNEL-FWD");
+const ruleText = fc.oneof(
+  fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 32 })).map(([o, l]) => `-s 10.${o}.0.1/${l} -j ACCEPT`),
+  fc.integer({ min: 1, max: 65535 }).map((p) => `-p tcp -m comment --comment "svc:p${p} cluster IP" -m tcp --dport ${p} -j RETURN`),
+  chainName.map((c) => `-j ${c}`),
+  fc.double({ min: 0, max: 1, noNaN: true }).map((p) => `-m statistic --mode random --probability ${p.toFixed(10)} -j DROP`),
+);
+
+describe("properties", () => {
+  it("print ∘ parse is stable: parsing printed output prints the same text", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(chainName, ruleText), { maxLength: 40 }), (rules) => {
+        const text = `*filter\n:INPUT ACCEPT [0:0]\n${["KUBE-SERVICES", "KUBE-SVC-A", "KUBE-SEP-B", "FLANNEL-FWD"].map((c) => `:${c} - [0:0]`).join("\n")}\n${rules.map(([c, r]) => `-A ${c} ${r}`).join("\n")}\nCOMMIT\n`;
+        const a = parseRestore(text);
+        if (!a.ok) throw new Error(a.issue.message);
+        const once = formatSave(a.ruleset);
+        const b = parseRestore(once);
+        if (!b.ok) throw new Error(b.issue.message);
+        expect(formatSave(b.ruleset)).toBe(once);
+      }),
+    );
+  });
+
+  it("every jump target of a parsed ruleset exists", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(chainName, ruleText), { maxLength: 30 }), fc.subarray(["KUBE-SERVICES", "KUBE-SVC-A", "KUBE-SEP-B", "FLANNEL-FWD"]), (rules, declared) => {
+        const text = `*filter\n:INPUT ACCEPT [0:0]\n${declared.map((c) => `:${c} - [0:0]`).join("\n")}\n${rules.map(([c, r]) => `-A ${c} ${r}`).join("\n")}\nCOMMIT\n`;
+        const r = parseRestore(text);
+        if (!r.ok) return;
+        for (const t of r.ruleset.tables.values()) {
+          for (const c of t.chains.values()) {
+            for (const rule of c.rules) {
+              if (rule.target?.kind === "JUMP" || rule.target?.kind === "GOTO") expect(t.chains.has(rule.target.chain)).toBe(true);
+            }
+          }
+        }
+      }),
+    );
+  });
+});
