@@ -72,7 +72,8 @@ describe.skipIf(why !== undefined)("iptables-save, byte for byte with the real t
         if (!r.ok) throw new Error(`podwire refused what the kernel took: line ${r.issue.line}: ${r.issue.message}\n${text}`);
         expect(formatSave(r.ruleset)).toBe(want);
       }),
-      { numRuns: Number(process.env.PODWIRE_ORACLE_RUNS ?? 25) },
+      // A fixed seed keeps CI repeatable; set PODWIRE_ORACLE_SEED (and _RUNS) to search further.
+      { numRuns: Number(process.env.PODWIRE_ORACLE_RUNS ?? 25), seed: Number(process.env.PODWIRE_ORACLE_SEED ?? 20261122) },
     );
   });
 });

@@ -44,12 +44,14 @@ function formatTcpFlags(n: number): string {
 /**
  * The nf_tables backend stores tcp/udp port tests as nft comparisons, and iptables-save prints
  * back what it stored: a full range 0:65535 is no test at all, and a negated range touching 0 or
- * 65535 becomes the positive complement (`! --dport 0:1` → `--dport 2:65535`). A negated full
+ * 65535 becomes the positive complement (`! --dport 0:1` → `--dport 2:65535`; a single port,
+ * `! --dport 0`, stays as written). A negated full
  * range is stored as no test either (so such a rule matches every port on a real nft kernel, and
  * in podwire). Checked against iptables 1.8.9 (nf_tables).
  */
 function nftPorts(r: PortRange, neg: boolean): Neg<PortRange> | undefined {
   if (r.lo === 0 && r.hi === 65535) return undefined;
+  if (r.lo === r.hi) return { v: r, neg }; // a single port is an equality test, kept as written
   if (neg && r.lo === 0) return { v: { lo: r.hi + 1, hi: 65535 }, neg: false };
   if (neg && r.hi === 65535) return { v: { lo: 0, hi: r.lo - 1 }, neg: false };
   return { v: r, neg };
