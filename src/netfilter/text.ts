@@ -9,38 +9,51 @@ import type { PortRange } from "./model.js";
 /** Splits one iptables-restore line into arguments. Returns an error string on an open quote. */
 export function tokenize(line: string): string[] | string {
   const out: string[] = [];
-  let cur = "";
-  let inQuote = false;
-  let have = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i] as string;
-    if (inQuote) {
-      if (c === "\\" && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (c === '"') {
-        inQuote = false;
-      } else {
-        cur += c;
-      }
-    } else if (c === '"') {
-      inQuote = true;
-      have = true;
-    } else if (c === " " || c === "\t") {
-      if (have) {
-        out.push(cur);
-        cur = "";
-        have = false;
-      }
-    } else {
-      cur += c;
-      have = true;
+  const n = line.length;
+  let i = 0;
+  while (i < n) {
+    let c = line.charCodeAt(i);
+    if (c === 32 || c === 9) {
+      i++;
+      continue;
     }
-  }
-  if (inQuote) {
-    return "unterminated quoted string";
-  }
-  if (have) {
+    const start = i;
+    // Fast path: a bare token is a slice of the line.
+    while (i < n && (c = line.charCodeAt(i)) !== 32 && c !== 9 && c !== 34) i++;
+    if (i >= n || c !== 34) {
+      out.push(line.slice(start, i));
+      continue;
+    }
+    // A token with quotes: unquote, honouring \" inside quotes; copy runs as slices.
+    let cur = line.slice(start, i);
+    let inQuote = false;
+    let run = i;
+    for (; i < n; i++) {
+      const ch = line.charCodeAt(i);
+      if (inQuote) {
+        if (ch === 92 && line.charCodeAt(i + 1) === 34) {
+          cur += `${line.slice(run, i)}"`;
+          i++;
+          run = i + 1;
+        } else if (ch === 34) {
+          cur += line.slice(run, i);
+          inQuote = false;
+          run = i + 1;
+        }
+      } else if (ch === 34) {
+        cur += line.slice(run, i);
+        inQuote = true;
+        run = i + 1;
+      } else if (ch === 32 || ch === 9) {
+        break;
+      }
+    }
+    if (!inQuote) {
+      cur += line.slice(run, i);
+    }
+    if (inQuote) {
+      return "unterminated quoted string";
+    }
     out.push(cur);
   }
   return out;

@@ -1,0 +1,106 @@
+/**
+ * `npm run bench` — prints figures (never asserts them):
+ *  - parse + index of a generated kube-proxy dump (default 10,000 Services × 10 endpoints),
+ *    next to the real `iptables-restore` loading the same text into a throwaway namespace
+ *    (root only; null otherwise), and the ratio;
+ *  - first-packet trace latency through that ruleset (ClusterIP and NodePort), p50/p99, traces/s.
+ * Options: --quick (1,000 × 10), --services N, --endpoints N, --json (one JSON object per line).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { performance } from "node:perf_hooks";
+import { ip, type Ipv4 } from "../src/net/addr.js";
+import { parseRestore, traceFirstPacket } from "../src/netfilter/index.js";
+import { createRng } from "../src/sim/rng.js";
+import { kubeProxyDump } from "./kube-proxy-dump.js";
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const quick = args.includes("--quick");
+const services = opt("services", quick ? 1000 : 10000);
+const endpoints = opt("endpoints", 10);
+const json = args.includes("--json");
+
+function realRestoreSeconds(text: string): number | null {
+  if (process.getuid?.() !== 0) return null;
+  const ns = `pwbench${process.pid}`;
+  if (spawnSync("ip", ["netns", "add", ns]).status !== 0) return null;
+  try {
+    const t0 = performance.now();
+    execFileSync("ip", ["netns", "exec", ns, "iptables-restore"], { input: text, timeout: 300_000, maxBuffer: 1 << 30 });
+    return (performance.now() - t0) / 1000;
+  } catch {
+    return null;
+  } finally {
+    spawnSync("ip", ["netns", "del", ns]);
+  }
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+}
+
+const dump = kubeProxyDump({ services, endpointsPerService: endpoints, nodePortEvery: 4 });
+global.gc?.();
+const rss0 = process.memoryUsage().rss;
+const t0 = performance.now();
+const parsed = parseRestore(dump.text);
+const parseSeconds = (performance.now() - t0) / 1000;
+if (!parsed.ok) throw new Error(`generated dump did not parse: line ${parsed.issue.line}: ${parsed.issue.message}`);
+const ruleset = parsed.ruleset;
+const rssMB = Math.max(0, (process.memoryUsage().rss - rss0) / 1e6);
+const restoreSeconds = realRestoreSeconds(dump.text);
+
+const local: Ipv4[] = [ip("192.168.1.10")];
+const rng = createRng(1);
+function traceTimes(kind: "clusterip" | "nodeport", n: number): number[] {
+  const times: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const i = Math.floor(rng.next() * services);
+    const tuple =
+      kind === "clusterip"
+        ? { proto: "tcp" as const, src: ip("10.244.0.5"), sport: 40000, dst: ip(dump.clusterIp(i)), dport: 80 }
+        : { proto: "tcp" as const, src: ip("192.168.1.100"), sport: 40000, dst: ip("192.168.1.10"), dport: dump.nodePort(i - (i % 4)) };
+    const s = performance.now();
+    traceFirstPacket({ ruleset, tuple, hook: "PREROUTING", local, inIface: "eth0", outIface: "eth0" }, () => rng.next() < 0.5);
+    times.push((performance.now() - s) * 1000);
+  }
+  return times.sort((a, b) => a - b);
+}
+traceTimes("clusterip", 50); // warm-up
+const rows = (["clusterip", "nodeport"] as const).map((kind) => {
+  const tt = traceTimes(kind, quick ? 300 : 1000);
+  const total = tt.reduce((a, b) => a + b, 0);
+  return { kind, p50: percentile(tt, 0.5), p99: percentile(tt, 0.99), perSecond: tt.length / (total / 1e6) };
+});
+
+const result = {
+  services,
+  endpoints: services * endpoints,
+  ruleLines: dump.lines,
+  parseSeconds: Number(parseSeconds.toFixed(3)),
+  parseRssMB: Number(rssMB.toFixed(0)),
+  restoreSeconds: restoreSeconds === null ? null : Number(restoreSeconds.toFixed(3)),
+  parseToRestoreRatio: restoreSeconds === null ? null : Number((parseSeconds / restoreSeconds).toFixed(3)),
+  traceP50us: Number((rows[0]?.p50 ?? 0).toFixed(1)),
+  traceP99us: Number((rows[0]?.p99 ?? 0).toFixed(1)),
+  nodePortTraceP50us: Number((rows[1]?.p50 ?? 0).toFixed(1)),
+  nodePortTraceP99us: Number((rows[1]?.p99 ?? 0).toFixed(1)),
+  tracesPerSecond: Math.round(rows[0]?.perSecond ?? 0),
+};
+if (json) {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} else {
+  const lines = [
+    `kube-proxy dump: ${services} Services × ${endpoints} endpoints = ${result.ruleLines} lines`,
+    `  podwire parse + index     ${result.parseSeconds.toFixed(3)} s   (+${result.parseRssMB} MB RSS)`,
+    `  real iptables-restore     ${result.restoreSeconds === null ? "n/a (needs root and namespaces)" : `${result.restoreSeconds.toFixed(3)} s`}`,
+    `  ratio podwire / real      ${result.parseToRestoreRatio ?? "n/a"}`,
+    `first-packet trace (PREROUTING → nat → filter → POSTROUTING):`,
+    `  ClusterIP   p50 ${result.traceP50us} µs   p99 ${result.traceP99us} µs   ${result.tracesPerSecond} traces/s`,
+    `  NodePort    p50 ${result.nodePortTraceP50us} µs   p99 ${result.nodePortTraceP99us} µs`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
