@@ -56,6 +56,65 @@ interface Frame {
 }
 
 /**
+ * A destination index over a long chain (DESIGN decision 5): rules whose only address test is a
+ * non-negated `-d a.b.c.d/32` are listed under that address; every other rule is a "wildcard".
+ * The next rule that can match a packet is the first, at or after the current position, among
+ * the wildcards and the rules listed under the packet's destination — exactly the rule a linear
+ * scan would reach first, so the trace names the same rule the kernel matches.
+ */
+interface DstIndex {
+  readonly byDst: ReadonlyMap<number, readonly number[]>;
+  readonly wildcard: readonly number[];
+}
+
+const INDEX_MIN_RULES = 64;
+const indexes = new WeakMap<Chain, DstIndex | null>();
+
+function dstIndex(c: Chain): DstIndex | null {
+  let idx = indexes.get(c);
+  if (idx !== undefined) return idx;
+  idx = null;
+  if (c.rules.length >= INDEX_MIN_RULES) {
+    const byDst = new Map<number, number[]>();
+    const wildcard: number[] = [];
+    c.rules.forEach((r, i) => {
+      const d = r.base.dst;
+      if (d && !d.neg && d.cidr.len === 32) {
+        const list = byDst.get(d.cidr.addr);
+        if (list) list.push(i);
+        else byDst.set(d.cidr.addr, [i]);
+      } else {
+        wildcard.push(i);
+      }
+    });
+    if (byDst.size > 0) idx = { byDst, wildcard };
+  }
+  indexes.set(c, idx);
+  return idx;
+}
+
+/** First element ≥ pos of a sorted list, or Infinity. */
+function firstAtOrAfter(list: readonly number[] | undefined, pos: number): number {
+  if (!list) return Infinity;
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as number) < pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < list.length ? (list[lo] as number) : Infinity;
+}
+
+/** The position of the next rule that can match `dst`, starting at `pos`. */
+function nextCandidate(c: Chain, pos: number, dst: number): number {
+  const idx = dstIndex(c);
+  if (!idx) return pos;
+  const next = Math.min(firstAtOrAfter(idx.wildcard, pos), firstAtOrAfter(idx.byDst.get(dst), pos));
+  return next === Infinity ? c.rules.length : next;
+}
+
+/**
  * Walks `table`'s built-in chain `hook` for the packet. A missing table or chain accepts (no rules
  * there), as the kernel does when nothing is registered.
  */
@@ -72,6 +131,7 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
   let frame: Frame = { chain: start, pos: 0 };
   for (let steps = 0; ; steps++) {
     if (steps > 1_000_000) return done({ verdict: "ERROR", error: `walk of ${table} ${env.hook} did not end (rule loop?)` });
+    frame.pos = nextCandidate(frame.chain, frame.pos, packet.dst);
     const rule = frame.chain.rules[frame.pos];
     if (!rule) {
       const back = stack.pop();
@@ -86,8 +146,8 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
     }
     const index = frame.pos + 1;
     frame.pos++;
-    const site = `${table}/${frame.chain.name}/${index}`;
     if (!baseMatches(rule.base, packet)) continue;
+    const site = `${table}/${frame.chain.name}/${index}`;
     let unknown: string | undefined;
     let matched = true;
     for (const m of rule.matches) {
