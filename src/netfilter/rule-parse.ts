@@ -78,7 +78,6 @@ export function parseRuleArgs(args: readonly string[], ctx: RuleContext): Rule |
       neg = true;
       continue;
     }
-    const next = (): string | undefined => args[++i];
     if (targetName !== undefined) {
       if (!tok.startsWith("--")) return `unexpected argument "${tok}" after -j ${targetName}`;
       const name = tok.slice(2);
@@ -95,7 +94,12 @@ export function parseRuleArgs(args: readonly string[], ctx: RuleContext): Rule |
       continue;
     }
     if (FLAG_OPTS.has(tok)) {
-      const r = applyFlag(tok, neg, next, base, slots, ctx);
+      const takesArg = tok !== "-f" && tok !== "--fragment";
+      const arg = takesArg ? args[i + 1] : "";
+      if (arg === undefined) return `option "${tok}" needs an argument`;
+      if (takesArg) i++;
+      if (tok === "-c" || tok === "--set-counters") i++;
+      const r = applyFlag(tok, neg, arg, base, slots, ctx);
       if (typeof r === "string") return r;
       if (r.target) {
         targetName = r.target.name;
@@ -150,9 +154,7 @@ interface FlagResult {
   readonly target?: { name: string; goto: boolean };
 }
 
-function applyFlag(tok: string, neg: boolean, next: () => string | undefined, base: RuleBase, slots: Slot[], ctx: RuleContext): FlagResult | string {
-  const arg = tok === "-f" || tok === "--fragment" ? "" : next();
-  if (arg === undefined) return `option "${tok}" needs an argument`;
+function applyFlag(tok: string, neg: boolean, arg: string, base: RuleBase, slots: Slot[], ctx: RuleContext): FlagResult | string {
   switch (tok) {
     case "-s":
     case "--source":
@@ -189,7 +191,6 @@ function applyFlag(tok: string, neg: boolean, next: () => string | undefined, ba
       return { base };
     case "-c":
     case "--set-counters":
-      next();
       return { base };
     default:
       return { base, target: { name: arg, goto: tok === "-g" || tok === "--goto" } };
