@@ -71,19 +71,7 @@ describe("kube-proxy + flannel rules of node-1 (dataplane.md §7.8)", () => {
 });
 
 describe("kube-proxy filter rules", () => {
-  const text = `*filter
-:INPUT ACCEPT [0:0]
-:FORWARD ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:KUBE-SERVICES - [0:0]
-:KUBE-EXTERNAL-SERVICES - [0:0]
--A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
--A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
--A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES
--A KUBE-SERVICES -d 10.96.0.20/32 -p tcp -m comment --comment "default/empty has no endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable
--A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/local has no local endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 30090 -j DROP
-COMMIT
-`;
+  const text = readFileSync(new URL("../../test/corpus/no-endpoints.rules", import.meta.url), "utf8");
   const r = parseRestore(text);
   if (!r.ok) throw new Error(r.issue.message);
   const run = (src: string, dst: string, dport: number, hook: "PREROUTING" | "OUTPUT") =>

@@ -16,18 +16,7 @@ const why = oracleUnavailable();
 if (why) console.warn(`skipping real-kernel trace oracle: ${why}`);
 
 const node1 = readFileSync(new URL("../../samples/node-1.rules", import.meta.url), "utf8");
-const noEndpoints = `*filter
-:INPUT ACCEPT [0:0]
-:FORWARD ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:KUBE-SERVICES - [0:0]
-:KUBE-EXTERNAL-SERVICES - [0:0]
--A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES
--A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
--A KUBE-SERVICES -d 10.96.0.20/32 -p tcp -m comment --comment "default/empty has no endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable
--A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/local has no local endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 30090 -j DROP
-COMMIT
-`;
+const noEndpoints = readFileSync(new URL("../corpus/no-endpoints.rules", import.meta.url), "utf8");
 
 /** `table chain index` of every rule whose packet counter is above zero. */
 function countedRules(save: string, skipChains: ReadonlySet<string>): string[] {
