@@ -5,9 +5,9 @@
  * runs out falling through to its policy ("underflow"). Non-terminal targets (MARK, CONNMARK,
  * LOG, NFLOG, TRACE, CT) act and continue; NAT targets end the nat table's walk with a binding.
  *
- * The jump stack is capped at 16 frames: Linux `XT_JUMP_STACK_MAX`... the kernel sizes its
- * stack by the table's deepest chain, and userspace refuses loops; podwire reports a walk deeper
- * than this (or a loop) as an error event instead of hanging.
+ * The jump stack is capped at 16 nested jumps (STYLE 3.6, after gVisor's netstack). The real
+ * kernel sizes its jump stack from the loaded table and iptables refuses chain loops at load
+ * time; podwire reports a deeper walk (or a loop) as an error verdict instead of hanging.
  */
 import type { Chain, Rule, Ruleset, TableName, Target } from "./model.js";
 import { baseMatches, evalMatch } from "./eval-match.js";
