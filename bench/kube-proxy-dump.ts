@@ -42,8 +42,6 @@ export interface Dump {
   readonly nodePort: (i: number) => number;
 }
 
-const ip = (base: number, i: number): string => `${base >>> 24}.${(base >>> 16) & 255}.${(base >>> 8) & 255}.${base & 255}`.replace(/^(\d+\.\d+)\.\d+\.\d+$/, (_, p: string) => `${p}.${(i >>> 8) & 255}.${i & 255}`);
-
 /** Builds the dump. */
 export function kubeProxyDump(shape: DumpShape): Dump {
   const natChains: string[] = [":KUBE-SERVICES - [0:0]", ":KUBE-NODEPORTS - [0:0]", ":KUBE-POSTROUTING - [0:0]", ":KUBE-MARK-MASQ - [0:0]"];
@@ -105,6 +103,5 @@ export function kubeProxyDump(shape: DumpShape): Dump {
   ];
   const nat = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", ...natChains, ...natRules, "COMMIT"];
   const all = [...filter, ...nat];
-  void ip;
   return { text: `${all.join("\n")}\n`, lines: all.length, clusterIp: (i) => clusterIp(i + 10), nodePort };
 }

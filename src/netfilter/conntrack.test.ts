@@ -74,9 +74,11 @@ describe("conntrack", () => {
     expect(r.ok && r.tuple.sport).toBe(1024);
   });
 
+  const dns: Tuple = { proto: "udp", src: ip("10.0.0.1"), sport: 1, dst: ip("10.0.0.2"), dport: 53 };
+
   it("entries expire on the virtual clock (UDP unreplied: 30 s)", () => {
     const ct = new Conntrack();
-    const t: Tuple = { proto: "udp", src: ip("10.0.0.1"), sport: 1, dst: ip("10.0.0.2"), dport: 53 };
+    const t = dns;
     ct.confirm(ct.create(t, 0));
     expect(ct.lookup(t, 29_999)).toBeDefined();
     expect(ct.lookup(t, 30_000)).toBeUndefined();
@@ -84,11 +86,10 @@ describe("conntrack", () => {
 
   it("a clone is independent of the original table", () => {
     const ct = new Conntrack();
-    const t: Tuple = { proto: "udp", src: ip("10.0.0.1"), sport: 1, dst: ip("10.0.0.2"), dport: 53 };
     const copy = ct.clone();
-    copy.confirm(copy.create(t, 0));
-    expect(ct.lookup(t, 0)).toBeUndefined();
-    expect(copy.lookup(t, 0)).toBeDefined();
+    copy.confirm(copy.create(dns, 0));
+    expect(ct.lookup(dns, 0)).toBeUndefined();
+    expect(copy.lookup(dns, 0)).toBeDefined();
   });
 
   it("prints a conntrack -L line", () => {
@@ -96,7 +97,7 @@ describe("conntrack", () => {
     const t: Tuple = { proto: "udp", src: ip("10.244.0.5"), sport: 40000, dst: ip("10.96.0.10"), dport: 53 };
     const e = ct.create(t, 0);
     e.reply = { proto: "udp", src: ip("10.244.0.3"), sport: 53, dst: ip("10.244.0.5"), dport: 40000 };
-    // Shape of conntrack-tools' output (dataplane.md §7.2): proto, number, seconds left, tuples.
+    // Same format as conntrack-tools prints (checked against the real tool in test/oracle/conntrack-format.test.ts).
     expect(formatConntrackLine(e, 1000)).toBe("udp      17 29 src=10.244.0.5 dst=10.96.0.10 sport=40000 dport=53 [UNREPLIED] src=10.244.0.3 dst=10.244.0.5 sport=53 dport=40000 mark=0 use=1");
   });
 });

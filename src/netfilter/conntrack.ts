@@ -113,7 +113,8 @@ function tupleText(t: Tuple): string {
 }
 
 /**
- * One line as `conntrack -L` prints it, e.g.
+ * One line as `conntrack -L` (conntrack-tools 1.4.7) prints it — compared with the real tool in
+ * test/oracle/conntrack-format.test.ts — e.g.
  * `udp      17 29 src=10.244.0.2 dst=10.96.0.10 sport=40000 dport=53 [UNREPLIED] src=10.244.0.3 dst=10.244.0.2 sport=53 dport=40000 mark=0 use=1`.
  */
 export function formatConntrackLine(e: CtEntry, now: number): string {

@@ -123,7 +123,7 @@ export function traceFirstPacket(input: FirstPacketInput, choose: Chooser): Firs
     steps.push({ hook, table, result: r });
     return r;
   };
-  const nat = (r: TableVerdict, manip: "dst" | "src", out: string): string | undefined => {
+  const nat = (r: TableVerdict, manip: "dst" | "src"): string | undefined => {
     if (!r.nat) return undefined;
     const res = applyNat(t, r.nat as NatDecision, {
       ...(input.masqueradeAddr !== undefined ? { masqueradeAddr: input.masqueradeAddr } : {}),
@@ -149,7 +149,6 @@ export function traceFirstPacket(input: FirstPacketInput, choose: Chooser): Firs
       snat = { to: formatEndpoint(t.src, t.sport), kind: r.nat.target.kind === "SNAT" ? "SNAT" : "MASQUERADE", hit };
       snatDone = true;
     }
-    void out;
     return undefined;
   };
   // A drop/reject/error at a table ends the walk.
@@ -166,7 +165,7 @@ export function traceFirstPacket(input: FirstPacketInput, choose: Chooser): Firs
         const r = run(hook, table, inIface, outIface);
         const s = stop(r, delivery);
         if (s) return s;
-        const err = nat(r, manip, outIface);
+        const err = nat(r, manip);
         if (err) return finish("error", delivery, { error: err });
         if (manip === "dst") dnatDone = true;
         else snatDone = true;

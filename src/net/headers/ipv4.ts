@@ -104,8 +104,3 @@ export function decodeIpv4(b: Uint8Array): Decoded<Ipv4Packet> {
   }
   return { ok: true, value: { kind: "ipv4", header, payload: { kind: "raw", proto, bytes: body.slice() } } };
 }
-
-/** The on-wire length of a packet (header + payload), without encoding checksums. */
-export function ipv4Length(p: Ipv4Packet): number {
-  return encodeIpv4(p).length;
-}
