@@ -112,3 +112,25 @@ describe("statistic cascade (kube-proxy.md §4.4)", () => {
     );
   });
 });
+
+describe("modules podwire cannot evaluate", () => {
+  it("says so plainly, naming the module, rule and line, and never guesses a match", () => {
+    const text = readFileSync(new URL("../../test/corpus/unknown-modules.rules", import.meta.url), "utf8");
+    const r = parseRestore(text);
+    if (!r.ok) throw new Error(r.issue.message);
+    const res = traceFirstPacket(
+      { ruleset: r.ruleset, tuple: { proto: "tcp", src: ip("192.168.1.10"), sport: 40000, dst: ip("1.1.1.1"), dport: 443 }, hook: "OUTPUT", local, inIface: "", outIface: "eth0" },
+      () => true,
+    );
+    const line = text.split("\n").findIndex((l) => l.includes("--uid-owner")) + 1;
+    expect(res.unknowns).toEqual([`cannot evaluate -m owner at rule 1 of filter OUTPUT (line ${line}); treated as not matching`]);
+    const fwd = traceFirstPacket(
+      { ruleset: r.ruleset, tuple: { proto: "tcp", src: ip("10.244.0.5"), sport: 40000, dst: ip("1.1.1.1"), dport: 443 }, hook: "PREROUTING", local, inIface: "cni0", outIface: "eth0" },
+      () => true,
+    );
+    const mss = text.split("\n").findIndex((l) => l.includes("TCPMSS")) + 1;
+    expect(fwd.unknowns).toEqual([`cannot evaluate -j TCPMSS at rule 1 of mangle FORWARD (line ${mss}); the walk continues past it`]);
+    // The owner rule did not decide: the OUTPUT policy did.
+    expect(res.steps.find((s) => s.table === "filter")?.result.decidedBy).toBeUndefined();
+  });
+});

@@ -119,7 +119,11 @@ export function traceFirstPacket(input: FirstPacketInput, choose: Chooser): Firs
     mark = r.packet.mark;
     if (r.ctMark !== undefined) ctMark = r.ctMark;
     if (r.notrack) ctState = "UNTRACKED";
-    for (const h of r.hits) if (h.unknown) unknowns.push(`cannot evaluate ${h.unknown} at rule ${h.index} of ${h.table} ${h.chain} (line ${h.rule.line}); treated as not matching`);
+    for (const h of r.hits) {
+      if (!h.unknown) continue;
+      const effect = h.unknown.startsWith("-j ") ? "the walk continues past it" : "treated as not matching";
+      unknowns.push(`cannot evaluate ${h.unknown} at rule ${h.index} of ${h.table} ${h.chain} (line ${h.rule.line}); ${effect}`);
+    }
     steps.push({ hook, table, result: r });
     return r;
   };

@@ -31,6 +31,7 @@ describe.skipIf(why !== undefined)("iptables-save, byte for byte with the real t
     const ns = nsm.add(`a${n++}`);
     try {
       nsm.exec(ns, ["ipset", "create", "myset", "hash:ip"]);
+      for (const acct of ["ct_state_invalid_dropped_pkts", "localhost_nps_accepted_pkts"]) nsm.exec(ns, ["nfacct", "add", acct]);
       nsm.exec(ns, ["iptables-restore"], text);
       return stripSaveComments(nsm.exec(ns, ["iptables-save"]));
     } finally {

@@ -252,7 +252,9 @@ export const nfacctModule: MatchModule<M<"nfacct">> = {
     const n = opts[0]?.args[0];
     return n ? { kind: "nfacct", name: n } : "nfacct needs --nfacct-name";
   },
-  save: (m) => ` -m nfacct --nfacct-name ${m.name}`,
+  // libxt_nfacct prints "--nfacct-name " and then the saved string with its own leading space,
+  // so the real iptables-save has two spaces here (checked against iptables 1.8.9).
+  save: (m) => ` -m nfacct --nfacct-name  ${saveString(m.name)}`,
 };
 
 export const setModule: MatchModule<M<"set">> = {
