@@ -74,6 +74,20 @@ export function parseCidrLoose(text: string): Parsed<Cidr> {
   return { ok: true, value: { addr: ipv4(p.value.addr & maskOf(p.value.len)), len: p.value.len } };
 }
 
+/** Parses an interface address `a.b.c.d/len` (host bits kept, as `ip addr add` takes it). */
+export function parseIfAddr(text: string): Parsed<Cidr> {
+  return parseParts(text);
+}
+
+/** Parses an interface address the caller knows is valid; throws on bad input. */
+export function ifAddr(text: string): Cidr {
+  const r = parseParts(text);
+  if (!r.ok) {
+    throw new TypeError(r.error);
+  }
+  return r.value;
+}
+
 /** Parses a prefix the caller knows is valid; throws on bad input (tests, constants). */
 export function cidr(text: string): Cidr {
   const r = parseCidr(text);

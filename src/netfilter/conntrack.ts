@@ -31,6 +31,8 @@ export interface CtEntry {
   mark: number;
   /** Virtual time (ms) at which the entry expires. */
   expiresAt: number;
+  /** TCP connection state as `conntrack -L` prints it (SYN_SENT, SYN_RECV, ESTABLISHED, CLOSE …). */
+  tcpState?: string;
 }
 
 /** Which way a packet travels on an entry. */
@@ -120,7 +122,7 @@ function tupleText(t: Tuple): string {
 export function formatConntrackLine(e: CtEntry, now: number): string {
   const num = e.orig.proto === "tcp" ? 6 : e.orig.proto === "udp" ? 17 : 1;
   const secs = Math.max(0, Math.floor((e.expiresAt - now) / 1000));
-  const state = e.orig.proto === "tcp" ? (e.status.has("SEEN_REPLY") ? " ESTABLISHED" : " SYN_SENT") : "";
+  const state = e.orig.proto === "tcp" ? ` ${e.tcpState ?? (e.status.has("SEEN_REPLY") ? "ESTABLISHED" : "SYN_SENT")}` : "";
   const unrep = e.status.has("SEEN_REPLY") ? "" : " [UNREPLIED]";
   const assured = e.status.has("ASSURED") ? " [ASSURED]" : "";
   const replyText = e.orig.proto === "icmp" ? tupleText(e.reply).replace("type=8", "type=0") : tupleText(e.reply);

@@ -1,0 +1,594 @@
+/**
+ * @module kernel/netns
+ * One network namespace: its devices, addresses, routing tables, neighbours, bridge FDBs,
+ * sysctls, netfilter ruleset, conntrack table and listening sockets — and the mutations that
+ * change them, each named after the `ip` / `bridge` / `sysctl` / `iptables-restore` command it
+ * stands for (STYLE 3.5). These are what CNI plugins and the topology builder call.
+ *
+ * Mutations follow the kernel's side effects: adding an address adds its `local` (and, on an up
+ * device, `broadcast` and prefix) routes (`fib_add_ifaddr`); taking a device down removes every
+ * route through it, static ones included (`fib_sync_down_dev`), and bringing it up re-adds the
+ * address routes; enslaving a port to a bridge adds its local FDB entry and, unless the bridge's
+ * MAC was set explicitly, moves the bridge MAC to the lowest port MAC (`br_stp_recalculate_bridge_id`).
+ * Errors carry iproute2's words (`RTNETLINK answers: File exists`).
+ */
+import { formatIpv4, type Ipv4, type Mac, MAC_ZERO } from "../net/addr.js";
+import { cidrBroadcast, maskOf, parseIfAddr, type Cidr } from "../net/cidr.js";
+import type { Proto } from "../net/tuple.js";
+import { Conntrack } from "../netfilter/conntrack.js";
+import { parseRestore } from "../netfilter/iptables-restore.js";
+import type { Ruleset } from "../netfilter/model.js";
+import type { RecentEntry } from "../netfilter/packet.js";
+import { Fdb } from "./devices/fdb.js";
+import { RouteTable, selectAddr } from "./route.js";
+import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, RpFilter, Socket, Sysctls, Vxlan } from "./types.js";
+
+/** A failed mutation, worded as the real command would report it. */
+export class KernelError extends Error {
+  override readonly name = "KernelError";
+}
+
+/** What a namespace needs from the network it lives in. */
+export interface NsHost {
+  /** Another namespace by name (veth peers). */
+  peer(ns: string): NetNs | undefined;
+  /** Allocates a random MAC (seeded). */
+  randomMac(): Mac;
+  now(): number;
+}
+
+/** `ip link add` specifications. */
+export type LinkSpec =
+  | { readonly kind: "veth"; readonly name: string; readonly peer: string; readonly peerNs?: string; readonly mac?: Mac; readonly peerMac?: Mac; readonly mtu?: number }
+  | { readonly kind: "bridge"; readonly name: string; readonly mac?: Mac; readonly mtu?: number }
+  | { readonly kind: "vxlan"; readonly name: string; readonly vni: number; readonly local?: Ipv4; readonly dev?: string; readonly dstport?: number; readonly learning?: boolean; readonly mac?: Mac; readonly mtu?: number }
+  | { readonly kind: "nic"; readonly name: string; readonly segment: string; readonly mac?: Mac; readonly mtu?: number };
+
+/** `ip route add` specification. */
+export interface RouteSpec {
+  readonly dst: Cidr;
+  readonly type?: RouteType;
+  readonly via?: Ipv4;
+  readonly dev?: string;
+  readonly src?: Ipv4;
+  readonly metric?: number;
+  readonly scope?: Route["scope"];
+  readonly onlink?: boolean;
+  readonly proto?: Route["proto"];
+  readonly table?: "main" | "local";
+}
+
+const DEFAULT_CONF: IfConf = { forwarding: false, rpFilter: 0, routeLocalnet: false, proxyArp: false };
+
+function freshSysctls(): Sysctls {
+  return { all: { ...DEFAULT_CONF }, default: { ...DEFAULT_CONF }, perIf: new Map(), bridgeNfCallIptables: true, defaultTtl: 64, icmpEchoIgnoreAll: false };
+}
+
+/** One emulated network namespace. */
+export class NetNs {
+  readonly devices = new Map<string, Device>();
+  readonly addrs: IfAddr[] = [];
+  readonly local = new RouteTable();
+  readonly main = new RouteTable();
+  readonly neigh = new Map<string, Neighbour>();
+  readonly fdbs = new Map<string, Fdb>();
+  readonly sysctls: Sysctls = freshSysctls();
+  readonly conntrack = new Conntrack();
+  readonly sockets: Socket[] = [];
+  /** ICMP rate-limit state per destination (`inet_peer` rate_tokens/rate_last, ms). */
+  readonly icmpPeers = new Map<number, { tokens: number; last: number }>();
+  /** Connections local sockets opened, by the tuple their replies carry. */
+  readonly connections = new Set<string>();
+  /** Peer namespace name → nsid, allocated when a link first refers to it (`ip netns list-id`). */
+  readonly nsids = new Map<string, number>();
+  ruleset: Ruleset = { tables: new Map() };
+  /** xt_recent lists, statistic nth counters and ipsets, per namespace as in the kernel. */
+  readonly recent = new Map<string, RecentEntry[]>();
+  readonly nth = new Map<string, number>();
+  ipsets: ReadonlyMap<string, readonly Cidr[]> = new Map();
+  private nextIfindex = 1;
+  private ipId = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly host: NsHost,
+  ) {
+    this.register({ kind: "loopback", name: "lo", ifindex: 0, mac: MAC_ZERO, mtu: 65536, up: false, hairpin: false, learning: true });
+  }
+
+  // ---- links ------------------------------------------------------------------------------
+
+  /** A device by name, or throws `Cannot find device "X"` as iproute2 does. */
+  dev(name: string): Device {
+    const d = this.devices.get(name);
+    if (!d) throw new KernelError(`Cannot find device "${name}"`);
+    return d;
+  }
+
+  /** Device names in ifindex order. */
+  devOrder(): string[] {
+    return [...this.devices.keys()];
+  }
+
+  private register(d: Device): Device {
+    if (this.devices.has(d.name)) throw new KernelError(`RTNETLINK answers: File exists (device ${d.name} in netns ${this.name})`);
+    const withIndex = { ...d, ifindex: this.nextIfindex++ } as Device;
+    this.devices.set(d.name, withIndex);
+    this.sysctls.perIf.set(d.name, { ...this.sysctls.default });
+    return withIndex;
+  }
+
+  /** `ip link add NAME type veth|bridge|vxlan …` (a `nic` joins an underlay segment). */
+  linkAdd(spec: LinkSpec): Device {
+    const base = { ifindex: 0, up: false, hairpin: false, learning: true };
+    switch (spec.kind) {
+      case "veth": {
+        const peerNs = spec.peerNs === undefined ? this : this.host.peer(spec.peerNs);
+        if (!peerNs) throw new KernelError(`Cannot find netns "${spec.peerNs ?? ""}"`);
+        if (this.devices.has(spec.name)) throw new KernelError(`RTNETLINK answers: File exists`);
+        // veth_newlink registers the peer first.
+        peerNs.register({ ...base, kind: "veth", name: spec.peer, mac: spec.peerMac ?? this.host.randomMac(), mtu: spec.mtu ?? 1500, peerNs: this.name, peer: spec.name });
+        if (peerNs !== this) {
+          this.allocNsid(peerNs.name);
+          peerNs.allocNsid(this.name);
+        }
+        return this.register({ ...base, kind: "veth", name: spec.name, mac: spec.mac ?? this.host.randomMac(), mtu: spec.mtu ?? 1500, peerNs: peerNs.name, peer: spec.peer });
+      }
+      case "bridge": {
+        const d = this.register({ ...base, kind: "bridge", name: spec.name, mac: spec.mac ?? this.host.randomMac(), mtu: spec.mtu ?? 1500, ageingTime: 30000, macPinned: spec.mac !== undefined });
+        const fdb = new Fdb();
+        this.fdbs.set(spec.name, fdb);
+        return d;
+      }
+      case "vxlan": {
+        if (spec.dev !== undefined) this.dev(spec.dev);
+        const vx: Vxlan = {
+          ...base,
+          kind: "vxlan",
+          name: spec.name,
+          mac: spec.mac ?? this.host.randomMac(),
+          mtu: spec.mtu ?? (spec.dev !== undefined ? this.dev(spec.dev).mtu - 50 : 1450),
+          vni: spec.vni,
+          ...(spec.local !== undefined ? { local: spec.local } : {}),
+          ...(spec.dev !== undefined ? { dev: spec.dev } : {}),
+          dstport: spec.dstport ?? 8472,
+          fdbLearning: spec.learning ?? true,
+          fdb: [],
+        };
+        return this.register(vx);
+      }
+      case "nic":
+        return this.register({ ...base, kind: "nic", name: spec.name, mac: spec.mac ?? this.host.randomMac(), mtu: spec.mtu ?? 1500, segment: spec.segment });
+    }
+  }
+
+  /** `ip link del NAME` (a veth takes its peer with it). */
+  linkDel(name: string): void {
+    const d = this.dev(name);
+    if (d.master !== undefined) this.linkSetNomaster(name);
+    this.linkSetDown(name);
+    this.devices.delete(name);
+    this.addrs.splice(0, this.addrs.length, ...this.addrs.filter((a) => a.dev !== name));
+    for (const [k, n] of this.neigh) if (n.dev === name) this.neigh.delete(k);
+    if (d.kind === "bridge") {
+      for (const p of this.devices.values()) if (p.master === name) delete p.master;
+      this.fdbs.delete(name);
+    }
+    if (d.kind === "veth") {
+      const peer = this.host.peer(d.peerNs);
+      if (peer?.devices.has(d.peer)) peer.linkDelOne(d.peer);
+    }
+  }
+
+  private linkDelOne(name: string): void {
+    const d = this.dev(name);
+    if (d.master !== undefined) this.linkSetNomaster(name);
+    this.linkSetDown(name);
+    this.devices.delete(name);
+    this.addrs.splice(0, this.addrs.length, ...this.addrs.filter((a) => a.dev !== name));
+  }
+
+  /** `ip link set NAME up` — re-adds the routes of its addresses (`fib_add_ifaddr`). */
+  linkSetUp(name: string): void {
+    const d = this.dev(name);
+    if (d.up) return;
+    d.up = true;
+    if (d.kind === "loopback" && !this.addrs.some((a) => a.dev === "lo")) {
+      this.addrAdd("lo", { addr: 0x7f000001 as Ipv4, len: 8 }, { scope: "host" });
+      return;
+    }
+    for (const a of this.addrs) if (a.dev === name) this.addAddrRoutes(a, true);
+  }
+
+  /** `ip link set NAME down` — every route through it goes, static ones too (`fib_sync_down_dev`). */
+  linkSetDown(name: string): void {
+    const d = this.dev(name);
+    if (!d.up) return;
+    d.up = false;
+    this.main.remove((r) => r.dev === name);
+    this.local.remove((r) => r.dev === name && r.type !== "local");
+    for (const [k, n] of this.neigh) if (n.dev === name && n.state !== "PERMANENT") this.neigh.delete(k);
+  }
+
+  /** `ip link set NAME address MAC`. */
+  linkSetAddress(name: string, mac: Mac): void {
+    const d = this.dev(name);
+    const old = d.mac;
+    d.mac = mac;
+    if (d.kind === "bridge") {
+      d.macPinned = true;
+      const fdb = this.fdbs.get(name) as Fdb;
+      fdb.removeLocal(old, undefined);
+      this.addBridgeSelfEntry(d);
+    } else if (d.master !== undefined) {
+      const fdb = this.fdbs.get(d.master) as Fdb;
+      fdb.removeLocal(old, name);
+      fdb.addLocal(mac, name, this.host.now());
+      this.recalcBridge(d.master);
+    }
+  }
+
+  /** `ip link set NAME mtu N`. */
+  linkSetMtu(name: string, mtu: number): void {
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new KernelError(`Error: mtu ${mtu} out of range for ${name} (68-65535)`);
+    this.dev(name).mtu = mtu;
+  }
+
+  /** `ip link set PORT master BRIDGE`. */
+  linkSetMaster(port: string, bridge: string): void {
+    const p = this.dev(port);
+    const b = this.dev(bridge);
+    if (b.kind !== "bridge") throw new KernelError(`Error: ${bridge} is not a bridge`);
+    if (p.kind === "bridge" || p.kind === "loopback") throw new KernelError(`Error: Device ${port} can not be enslaved to a bridge`);
+    if (p.master !== undefined) this.linkSetNomaster(port);
+    p.master = bridge;
+    const used = new Set([...this.devices.values()].filter((d) => d.master === bridge && d !== p).map((d) => d.portNo));
+    let n = 1;
+    while (used.has(n)) n++;
+    p.portNo = n;
+    (this.fdbs.get(bridge) as Fdb).addLocal(p.mac, port, this.host.now());
+    this.recalcBridge(bridge);
+  }
+
+  /** `ip link set PORT nomaster`. */
+  linkSetNomaster(port: string): void {
+    const p = this.dev(port);
+    if (p.master === undefined) return;
+    const b = p.master;
+    (this.fdbs.get(b) as Fdb).flushPort(port);
+    delete p.master;
+    delete p.portNo;
+    this.recalcBridge(b);
+  }
+
+  /** `bridge link set dev PORT hairpin on|off learning on|off`. */
+  bridgeLinkSet(port: string, opts: { readonly hairpin?: boolean; readonly learning?: boolean }): void {
+    const p = this.dev(port);
+    if (p.master === undefined) throw new KernelError(`Error: ${port} is not a bridge port`);
+    if (opts.hairpin !== undefined) p.hairpin = opts.hairpin;
+    if (opts.learning !== undefined) p.learning = opts.learning;
+  }
+
+  /** The bridge's MAC follows the lowest port MAC unless pinned; its MTU follows the lowest port MTU. */
+  private recalcBridge(name: string): void {
+    const b = this.dev(name) as Bridge;
+    const ports = [...this.devices.values()].filter((d) => d.master === name);
+    if (ports.length > 0) b.mtu = Math.min(...ports.map((p) => p.mtu));
+    const fdb = this.fdbs.get(name) as Fdb;
+    if (!b.macPinned && ports.length > 0) {
+      const lowest = ports.map((p) => p.mac).sort()[0] as Mac;
+      if (lowest !== b.mac) {
+        fdb.removeLocal(b.mac, undefined);
+        b.mac = lowest;
+      }
+    }
+    this.addBridgeSelfEntry(b);
+  }
+
+  // fdb_insert skips the bridge's own entry when a port's local entry already has that MAC.
+  private addBridgeSelfEntry(b: Bridge): void {
+    (this.fdbs.get(b.name) as Fdb).addLocal(b.mac, undefined, this.host.now());
+  }
+
+  private allocNsid(peer: string): void {
+    if (!this.nsids.has(peer)) this.nsids.set(peer, this.nsids.size);
+  }
+
+  /** True when the device has carrier (`LOWER_UP`): a veth needs its peer up, a bridge an up port. */
+  carrier(d: Device): boolean {
+    if (!d.up) return false;
+    switch (d.kind) {
+      case "veth": {
+        const p = this.host.peer(d.peerNs)?.devices.get(d.peer);
+        return p?.up ?? false;
+      }
+      case "bridge":
+        return [...this.devices.values()].some((p) => p.master === d.name && this.carrier(p));
+      default:
+        return true;
+    }
+  }
+
+  // ---- addresses --------------------------------------------------------------------------
+
+  /** `ip addr add A/LEN [brd B] [scope S] dev DEV`. */
+  addrAdd(dev: string, addr: Cidr | string, opts: { readonly brd?: Ipv4 | "+"; readonly scope?: IfAddr["scope"] } = {}): void {
+    const d = this.dev(dev);
+    const c = typeof addr === "string" ? parsedAddr(addr) : addr;
+    if (this.addrs.some((a) => a.dev === dev && a.addr === c.addr && a.len === c.len)) throw new KernelError(`RTNETLINK answers: File exists`);
+    const mask = maskOf(c.len);
+    const secondary = this.addrs.some((a) => a.dev === dev && a.len === c.len && ((a.addr ^ c.addr) & mask) >>> 0 === 0);
+    const brd = opts.brd === "+" ? (c.len < 31 ? cidrBroadcast(c) : undefined) : opts.brd;
+    const scope = opts.scope ?? ((c.addr >>> 24) === 127 ? "host" : "global");
+    const a: IfAddr = { dev, addr: c.addr, len: c.len, ...(brd !== undefined ? { brd } : {}), scope, secondary };
+    this.addrs.push(a);
+    this.addAddrRoutes(a, d.up);
+  }
+
+  /** `ip addr del A/LEN dev DEV`. */
+  addrDel(dev: string, addr: Cidr | string): void {
+    const c = typeof addr === "string" ? parsedAddr(addr) : addr;
+    const i = this.addrs.findIndex((a) => a.dev === dev && a.addr === c.addr && a.len === c.len);
+    if (i < 0) throw new KernelError(`RTNETLINK answers: Cannot assign requested address`);
+    this.addrs.splice(i, 1);
+    this.local.remove((r) => r.dev === dev && r.proto === "kernel" && r.src === c.addr);
+    this.main.remove((r) => r.dev === dev && r.proto === "kernel" && r.src === c.addr);
+  }
+
+  // fib_add_ifaddr: the local route always; broadcast and prefix routes only while the device is up.
+  private addAddrRoutes(a: IfAddr, up: boolean): void {
+    const isLo = this.dev(a.dev).kind === "loopback";
+    const kernel = { dev: a.dev, src: a.addr, metric: 0, proto: "kernel", onlink: false } as const;
+    this.local.add({ ...kernel, table: "local", type: "local", dst: { addr: a.addr, len: 32 }, scope: "host" });
+    if (!up) return;
+    if (a.brd !== undefined && a.brd !== 0xffffffff) this.local.add({ ...kernel, table: "local", type: "broadcast", dst: { addr: a.brd, len: 32 }, scope: "link" });
+    const prefix = ((a.addr & maskOf(a.len)) >>> 0) as Ipv4;
+    if (prefix !== 0 && !a.secondary && (prefix !== a.addr || a.len < 32)) {
+      if (isLo) this.local.add({ ...kernel, table: "local", type: "local", dst: { addr: prefix, len: a.len }, scope: "host" });
+      else this.main.add({ ...kernel, table: "main", type: "unicast", dst: { addr: prefix as Ipv4, len: a.len }, scope: "link" });
+      if (a.len < 31) {
+        const bc = ((prefix | ~maskOf(a.len)) >>> 0) as Ipv4;
+        this.local.add({ ...kernel, table: "local", type: "broadcast", dst: { addr: bc as Ipv4, len: 32 }, scope: "link" });
+      }
+    }
+  }
+
+  /** The namespace's own addresses (`inet_addr_type == RTN_LOCAL`). */
+  isLocal(a: Ipv4): boolean {
+    const r = this.local.lookup(a);
+    return r?.type === "local";
+  }
+
+  /** `inet_select_addr(dev, dst, scope)` (route.ts). */
+  selectAddr(dev: string, dst: Ipv4 | 0, scope: IfAddr["scope"] = "global"): Ipv4 | undefined {
+    return selectAddr(this.addrs, this.devOrder(), dev, dst, scope);
+  }
+
+  // ---- routes -----------------------------------------------------------------------------
+
+  /** `ip route add [TYPE] DST [via GW] [dev DEV] [src SRC] [metric N] [scope S] [onlink]`. */
+  routeAdd(spec: RouteSpec): void {
+    const type = spec.type ?? "unicast";
+    const table = spec.table ?? "main";
+    const text = `${formatIpv4(spec.dst.addr)}/${spec.dst.len}`;
+    if (((spec.dst.addr & ~maskOf(spec.dst.len)) >>> 0) !== 0) throw new KernelError(`Error: Invalid prefix for given prefix length (${text}).`);
+    let dev = spec.dev;
+    if (type === "unicast") {
+      if (spec.via !== undefined && !spec.onlink) {
+        // The gateway must be reachable through a link-scope route (fib_check_nh).
+        const r = this.main.lookup(spec.via, (x) => x.type === "unicast" && x.via === undefined && (dev === undefined || x.dev === dev));
+        if (!r) throw new KernelError(`Error: Nexthop has invalid gateway.`);
+        dev ??= r.dev;
+      }
+      if (dev === undefined) throw new KernelError(`Error: Device for nexthop is not up.`);
+      const d = this.dev(dev);
+      if (!d.up) throw new KernelError(`Error: Device for nexthop is not up.`);
+    } else if (dev !== undefined) {
+      this.dev(dev);
+    }
+    const scope = spec.scope ?? (type === "unicast" ? (spec.via !== undefined ? "global" : "link") : type === "local" ? "host" : "global");
+    const r: Route = {
+      table,
+      type,
+      dst: spec.dst,
+      ...(dev !== undefined ? { dev } : {}),
+      ...(spec.via !== undefined ? { via: spec.via } : {}),
+      ...(spec.src !== undefined ? { src: spec.src } : {}),
+      metric: spec.metric ?? 0,
+      scope,
+      ...(spec.proto !== undefined ? { proto: spec.proto } : {}),
+      onlink: spec.onlink ?? false,
+    };
+    const ok = (table === "main" ? this.main : this.local).add(r);
+    if (!ok) throw new KernelError(`RTNETLINK answers: File exists`);
+  }
+
+  /** `ip route del DST [via GW] [dev DEV]`. */
+  routeDel(dst: Cidr, match: { readonly via?: Ipv4; readonly dev?: string } = {}): void {
+    const n = this.main.remove((r) => r.dst.addr === dst.addr && r.dst.len === dst.len && (match.via === undefined || r.via === match.via) && (match.dev === undefined || r.dev === match.dev));
+    if (n === 0) throw new KernelError(`RTNETLINK answers: No such process`);
+  }
+
+  // ---- neighbours -------------------------------------------------------------------------
+
+  /** `ip neigh replace IP lladdr MAC dev DEV nud permanent|reachable|stale`. */
+  neighReplace(dev: string, ip: Ipv4, mac: Mac, state: NudState = "PERMANENT"): void {
+    this.dev(dev);
+    this.neigh.set(neighKey(dev, ip), { dev, ip, mac, state, updatedAt: this.host.now() });
+  }
+
+  /** `ip neigh del IP dev DEV`. */
+  neighDel(dev: string, ip: Ipv4): void {
+    if (!this.neigh.delete(neighKey(dev, ip))) throw new KernelError(`RTNETLINK answers: No such file or directory`);
+  }
+
+  // ---- FDB --------------------------------------------------------------------------------
+
+  /**
+   * `bridge fdb append MAC dev VXLAN dst IP` (a VXLAN remote; the all-zeros MAC is the default
+   * destination and may be appended several times), or `bridge fdb add MAC dev PORT master static`.
+   */
+  bridgeFdbAppend(mac: Mac, dev: string, dst?: Ipv4): void {
+    const d = this.dev(dev);
+    if (d.kind === "vxlan") {
+      if (dst === undefined) throw new KernelError(`Error: vxlan fdb entries need a dst`);
+      if (d.fdb.some((e) => e.mac === mac && e.dst === dst)) throw new KernelError(`RTNETLINK answers: File exists`);
+      if (mac !== MAC_ZERO && d.fdb.some((e) => e.mac === mac)) throw new KernelError(`RTNETLINK answers: File exists`);
+      d.fdb.push({ mac, dst, learned: false, updatedAt: this.host.now() });
+      return;
+    }
+    if (d.master === undefined) throw new KernelError(`Error: ${dev} is not a bridge port`);
+    (this.fdbs.get(d.master) as Fdb).addStatic(mac, dev, this.host.now());
+  }
+
+  // ---- sysctls ----------------------------------------------------------------------------
+
+  /** `sysctl -w KEY=VALUE` for the keys this model honours; any other key is refused by name. */
+  sysctlSet(key: string, value: string | number | boolean): void {
+    const v = typeof value === "boolean" ? (value ? 1 : 0) : Number(value);
+    const bool = (): boolean => {
+      if (v !== 0 && v !== 1) throw new KernelError(`sysctl: setting key "${key}": Invalid argument`);
+      return v === 1;
+    };
+    if (key === "net.ipv4.ip_forward") {
+      // devinet_sysctl_forward: writing ip_forward sets all.forwarding and every interface's.
+      const on = bool();
+      this.sysctls.all.forwarding = on;
+      this.sysctls.default.forwarding = on;
+      for (const c of this.sysctls.perIf.values()) c.forwarding = on;
+      return;
+    }
+    if (key === "net.bridge.bridge-nf-call-iptables") {
+      this.sysctls.bridgeNfCallIptables = bool();
+      return;
+    }
+    if (key === "net.ipv4.ip_default_ttl") {
+      if (!Number.isInteger(v) || v < 1 || v > 255) throw new KernelError(`sysctl: setting key "${key}": Invalid argument`);
+      this.sysctls.defaultTtl = v;
+      return;
+    }
+    if (key === "net.ipv4.icmp_echo_ignore_all") {
+      this.sysctls.icmpEchoIgnoreAll = bool();
+      return;
+    }
+    const m = /^net\.ipv4\.conf\.([^.]+)\.(forwarding|rp_filter|route_localnet|proxy_arp)$/.exec(key);
+    if (!m) throw new KernelError(`sysctl: cannot stat /proc/sys/${key.replaceAll(".", "/")}: No such file or directory (podwire models: net.ipv4.ip_forward, net.ipv4.conf.IF.{forwarding,rp_filter,route_localnet,proxy_arp}, net.bridge.bridge-nf-call-iptables, net.ipv4.ip_default_ttl, net.ipv4.icmp_echo_ignore_all)`);
+    const [, ifname, field] = m as unknown as [string, string, string];
+    const conf = ifname === "all" ? this.sysctls.all : ifname === "default" ? this.sysctls.default : this.sysctls.perIf.get(ifname);
+    if (!conf) throw new KernelError(`sysctl: cannot stat /proc/sys/${key.replaceAll(".", "/")}: No such file or directory`);
+    if (field === "rp_filter") {
+      if (v !== 0 && v !== 1 && v !== 2) throw new KernelError(`sysctl: setting key "${key}": Invalid argument`);
+      conf.rpFilter = v as RpFilter;
+    } else if (field === "forwarding") {
+      conf.forwarding = bool();
+      if (ifname === "all") {
+        // Writing all.forwarding propagates like ip_forward does.
+        this.sysctls.default.forwarding = conf.forwarding;
+        for (const c of this.sysctls.perIf.values()) c.forwarding = conf.forwarding;
+      }
+    } else if (field === "route_localnet") conf.routeLocalnet = bool();
+    else conf.proxyArp = bool();
+  }
+
+  /** The effective conf of an interface: rp_filter = max(all, IF); route_localnet and proxy_arp = all || IF. */
+  conf(dev: string): IfConf {
+    const c = this.sysctls.perIf.get(dev) ?? this.sysctls.default;
+    const a = this.sysctls.all;
+    return { forwarding: c.forwarding, rpFilter: Math.max(a.rpFilter, c.rpFilter) as RpFilter, routeLocalnet: a.routeLocalnet || c.routeLocalnet, proxyArp: a.proxyArp || c.proxyArp };
+  }
+
+  // ---- netfilter and sockets -------------------------------------------------------------
+
+  /**
+   * `iptables-restore [--noflush] < text`: parses the text (the contract between rule writers and
+   * the kernel, DESIGN decision 1) and installs it. Throws with the line on a parse error.
+   */
+  iptablesRestore(text: string, opts: { readonly noflush?: boolean; readonly source?: string } = {}): void {
+    const r = parseRestore(text, { ...(opts.noflush ? { base: this.ruleset, noflush: true } : {}) });
+    if (!r.ok) throw new KernelError(`iptables-restore: line ${r.issue.line} failed${opts.source ? ` (${opts.source})` : ""}: ${r.issue.message}`);
+    this.ruleset = r.ruleset;
+  }
+
+  /** Installs an already-parsed ruleset (shared between nodes with identical rules, DESIGN decision 5). */
+  iptablesInstall(rs: Ruleset): void {
+    this.ruleset = rs;
+  }
+
+  /** A listening socket (`nc -l`, a server): delivery, RST and port unreachable follow from it. */
+  listen(proto: Proto, addr: Ipv4, port: number, opts: { readonly reply?: Socket["reply"]; readonly label?: string } = {}): void {
+    if (this.sockets.some((s) => s.proto === proto && s.port === port && (s.addr === addr || s.addr === 0 || addr === 0))) {
+      throw new KernelError(`bind: Address already in use (${proto} ${formatIpv4(addr)}:${port} in netns ${this.name})`);
+    }
+    this.sockets.push({ proto, addr, port, reply: opts.reply ?? "none", ...(opts.label !== undefined ? { label: opts.label } : {}) });
+  }
+
+  /** The socket that receives a packet to `addr:port`, the specific address before the wildcard. */
+  socketFor(proto: Proto, addr: Ipv4, port: number): Socket | undefined {
+    return this.sockets.find((s) => s.proto === proto && s.port === port && s.addr === addr) ?? this.sockets.find((s) => s.proto === proto && s.port === port && s.addr === 0);
+  }
+
+  /** A deep copy living in `host` (the ruleset is immutable and shared). */
+  cloneInto(host: NsHost): NetNs {
+    const c = new NetNs(this.name, host);
+    c.devices.clear();
+    for (const [k, d] of this.devices) c.devices.set(k, d.kind === "vxlan" ? { ...d, fdb: d.fdb.map((e) => ({ ...e })) } : { ...d });
+    c.addrs.push(...this.addrs);
+    for (const r of this.local.list()) c.local.add(r);
+    for (const r of this.main.list()) c.main.add(r);
+    for (const [k, n] of this.neigh) c.neigh.set(k, { ...n });
+    for (const [k, f] of this.fdbs) c.fdbs.set(k, f.clone());
+    Object.assign(c.sysctls.all, this.sysctls.all);
+    Object.assign(c.sysctls.default, this.sysctls.default);
+    c.sysctls.perIf.clear();
+    for (const [k, v] of this.sysctls.perIf) c.sysctls.perIf.set(k, { ...v });
+    c.sysctls.bridgeNfCallIptables = this.sysctls.bridgeNfCallIptables;
+    c.sysctls.defaultTtl = this.sysctls.defaultTtl;
+    c.sysctls.icmpEchoIgnoreAll = this.sysctls.icmpEchoIgnoreAll;
+    c.sockets.push(...this.sockets);
+    for (const x of this.connections) c.connections.add(x);
+    for (const [k, v] of this.nsids) c.nsids.set(k, v);
+    c.ruleset = this.ruleset;
+    c.ipsets = this.ipsets;
+    for (const [k, v] of this.recent) c.recent.set(k, v.map((e) => ({ ...e, hits: [...e.hits] })));
+    for (const [k, v] of this.nth) c.nth.set(k, v);
+    c.replaceConntrack(this.conntrack.clone());
+    c.nextIfindex = this.nextIfindex;
+    c.ipId = this.ipId;
+    return c;
+  }
+
+  private replaceConntrack(ct: Conntrack): void {
+    (this as { conntrack: Conntrack }).conntrack = ct;
+  }
+
+  /**
+   * Takes `cost` ms of tokens from the peer's bucket (refilled at 1 ms per ms, capped at `cap`),
+   * as `inet_peer_xrlim_allow` and `ip_error` do; a new peer starts full. False: rate-limited.
+   */
+  icmpAllow(peer: Ipv4, now: number, cap: number, cost = 1000): boolean {
+    const st = this.icmpPeers.get(peer) ?? { tokens: 60_000, last: now };
+    st.tokens = Math.min(cap, st.tokens + (now - st.last));
+    st.last = now;
+    this.icmpPeers.set(peer, st);
+    if (st.tokens < cost) return false;
+    st.tokens -= cost;
+    return true;
+  }
+
+  /** The next IP ID (the per-namespace generator, simplified to a counter). */
+  nextIpId(): number {
+    this.ipId = (this.ipId + 1) & 0xffff;
+    return this.ipId;
+  }
+}
+
+function parsedAddr(text: string): Cidr {
+  const r = parseIfAddr(text);
+  if (!r.ok) throw new KernelError(`Error: inet prefix is expected rather than "${text}" (${r.error}).`);
+  return r.value;
+}
+
+/** The neighbour table key. */
+export function neighKey(dev: string, ip: Ipv4): string {
+  return `${dev}|${ip}`;
+}

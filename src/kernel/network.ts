@@ -1,0 +1,263 @@
+/**
+ * @module kernel/network
+ * The machine room: every emulated namespace, the underlay segments between NICs, the virtual
+ * clock, the seeded random source and the delivery queue (DESIGN decision 4). A device that
+ * transmits enqueues a receive on the device at the other end; `drain()` runs the queue until it
+ * is empty, with a hop limit so a forwarding loop is reported, never hung on. Neighbour
+ * resolutions still unanswered when the queue runs dry fail after the kernel's 3 × 1 s of
+ * probing (virtual time), which drops the packets waiting on them.
+ */
+import { formatIpv4, MAC_BROADCAST, randomMac, type Ipv4, type Mac } from "../net/addr.js";
+import type { EthernetFrame } from "../net/headers/types.js";
+import { firstPacket } from "../net/packet.js";
+import type { Tuple } from "../net/tuple.js";
+import type { Chooser } from "../netfilter/explore.js";
+import { createClock, type Clock } from "../sim/clock.js";
+import { createRng, type Rng } from "../sim/rng.js";
+import { Fdb } from "./devices/fdb.js";
+import type { KernelEvent, KernelEventInput } from "./events.js";
+import { ipLocalOut, netifReceive, type Kx, type SendOptions } from "./ip-pipeline.js";
+import { KernelError, NetNs, type NsHost } from "./netns.js";
+import type { Skb } from "./skb.js";
+
+/** A receive waiting in the queue. */
+export interface QueuedRx {
+  readonly ns: string;
+  readonly dev: string;
+  readonly frame: EthernetFrame;
+  readonly packetId: number;
+  /** Over loopback the skb (conntrack, mark) survives. */
+  readonly skb?: Skb;
+}
+
+/** An L2 segment joining NICs (a learning switch, as the materialized underlay bridge is). */
+export interface Segment {
+  readonly name: string;
+  readonly nics: { readonly ns: string; readonly dev: string }[];
+  readonly fdb: Fdb;
+}
+
+/** A neighbour resolution in progress: what to do once the MAC is known, or when it fails. */
+export interface PendingNeigh {
+  readonly ns: string;
+  readonly dev: string;
+  readonly ip: Ipv4;
+  readonly waiters: { readonly resume: (mac: Mac) => void; readonly fail: () => void }[];
+  readonly since: number;
+}
+
+/** Options for a network. */
+export interface NetworkOptions {
+  readonly seed?: number;
+  /** Receives before a drain gives up and reports a loop (default 1,000). */
+  readonly hopLimit?: number;
+  readonly clock?: Clock;
+}
+
+/** Neighbour resolution gives up after mcast_probes (3) × retrans_time (1 s). */
+export const NEIGH_FAIL_MS = 3000;
+
+/** A set of namespaces and the wires between them. */
+export class Network implements NsHost {
+  readonly namespaces = new Map<string, NetNs>();
+  readonly segments = new Map<string, Segment>();
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly hopLimit: number;
+  private readonly queue: QueuedRx[] = [];
+  private readonly pending = new Map<string, PendingNeigh>();
+  private readonly log: KernelEvent[] = [];
+  private nextPacketId = 1;
+  private seq = 0;
+  /** How `statistic --mode random` decides; the tracer may swap in an exploring chooser. */
+  choose: Chooser;
+
+  constructor(opts: NetworkOptions = {}) {
+    this.rng = createRng(opts.seed ?? 1);
+    this.clock = opts.clock ?? createClock();
+    this.hopLimit = opts.hopLimit ?? 1000;
+    this.choose = (p) => this.rng.next() < p;
+  }
+
+  // ---- NsHost -----------------------------------------------------------------------------
+
+  peer(ns: string): NetNs | undefined {
+    return this.namespaces.get(ns);
+  }
+
+  randomMac(): Mac {
+    return randomMac(() => this.rng.uint32());
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  // ---- building ---------------------------------------------------------------------------
+
+  /** `ip netns add NAME`. */
+  netnsAdd(name: string): NetNs {
+    if (this.namespaces.has(name)) throw new KernelError(`Cannot create namespace file "/run/netns/${name}": File exists`);
+    const ns = new NetNs(name, this);
+    this.namespaces.set(name, ns);
+    return ns;
+  }
+
+  /** A namespace by name, or throws `Cannot open network namespace "X"`. */
+  ns(name: string): NetNs {
+    const ns = this.namespaces.get(name);
+    if (!ns) throw new KernelError(`Cannot open network namespace "${name}": No such file or directory`);
+    return ns;
+  }
+
+  /** Creates an underlay segment (an L2 switch). */
+  segmentAdd(name: string): Segment {
+    const s: Segment = { name, nics: [], fdb: new Fdb() };
+    this.segments.set(name, s);
+    return s;
+  }
+
+  /** Adds a NIC in `ns` attached to `segment` (`ip link add … ` on the underlay). */
+  nicAdd(ns: string, dev: string, segment: string, mac?: Mac): void {
+    const seg = this.segments.get(segment) ?? this.segmentAdd(segment);
+    this.ns(ns).linkAdd({ kind: "nic", name: dev, segment, ...(mac !== undefined ? { mac } : {}) });
+    seg.nics.push({ ns, dev });
+  }
+
+  // ---- running ----------------------------------------------------------------------------
+
+  /** A new packet id. */
+  packetId(): number {
+    return this.nextPacketId++;
+  }
+
+  /** Records an event. */
+  record(e: KernelEventInput): void {
+    this.log.push({ ...e, seq: this.seq++, t: this.clock.now() } as KernelEvent);
+  }
+
+  /** Events recorded so far (and clears the log). */
+  takeEvents(): KernelEvent[] {
+    return this.log.splice(0, this.log.length);
+  }
+
+  /** Queues a frame for reception on `ns`/`dev`. */
+  enqueue(rx: QueuedRx): void {
+    this.queue.push(rx);
+  }
+
+  /** Registers a packet waiting for `ip` on `dev`; returns true if a resolution was already running. */
+  waitNeigh(ns: string, dev: string, ip: Ipv4, waiter: PendingNeigh["waiters"][number]): boolean {
+    const key = `${ns}|${dev}|${ip}`;
+    const p = this.pending.get(key);
+    if (p) {
+      p.waiters.push(waiter);
+      return true;
+    }
+    this.pending.set(key, { ns, dev, ip, waiters: [waiter], since: this.clock.now() });
+    return false;
+  }
+
+  /** A neighbour answered: release the packets waiting on it. */
+  neighResolved(ns: string, dev: string, ip: Ipv4, mac: Mac): void {
+    const key = `${ns}|${dev}|${ip}`;
+    const p = this.pending.get(key);
+    if (!p) return;
+    this.pending.delete(key);
+    for (const w of p.waiters) w.resume(mac);
+  }
+
+  private kx(): Kx {
+    return {
+      net: this,
+      record: (e) => this.record(e),
+      now: () => this.clock.now(),
+      choose: (p, site) => this.choose(p, site),
+      random: () => this.rng.next(),
+    };
+  }
+
+  /**
+   * A socket in `ns` sends the first packet of `flow` (source 0.0.0.0 = let routing choose, as an
+   * unbound socket does). Returns the packet id; call `drain()` to run it.
+   */
+  send(ns: string, flow: Omit<Tuple, "src"> & { readonly src?: Ipv4 }, opts: SendOptions = {}): number {
+    const id = this.packetId();
+    const pkt = firstPacket({ ...flow, src: flow.src ?? (0 as Ipv4) }, opts.payloadBytes ?? 0, {
+      ...(opts.df !== undefined ? { df: opts.df } : {}),
+      ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
+    });
+    ipLocalOut(this.kx(), this.ns(ns), { id, pkt, mark: opts.mark ?? 0, pktType: "host", local: true }, { ...opts, connect: true });
+    return id;
+  }
+
+  /** Puts a frame on the wire into `ns`/`dev` (as if it arrived there). */
+  inject(ns: string, dev: string, frame: EthernetFrame): number {
+    const id = this.packetId();
+    this.enqueue({ ns, dev, frame, packetId: id });
+    return id;
+  }
+
+  /** Runs the queue until nothing is left to deliver; returns the events recorded meanwhile. */
+  drain(): KernelEvent[] {
+    const k = this.kx();
+    for (let rounds = 0; rounds < 16; rounds++) {
+      let hops = 0;
+      for (let rx = this.queue.shift(); rx; rx = this.queue.shift()) {
+        if (++hops > this.hopLimit) {
+          this.record({ kind: "drop", packetId: rx.packetId, ns: rx.ns, reason: "hop-limit", text: `gave up after ${this.hopLimit} deliveries: a forwarding or bridging loop`, dev: rx.dev });
+          this.queue.length = 0;
+          break;
+        }
+        const ns = this.namespaces.get(rx.ns);
+        const dev = ns?.devices.get(rx.dev);
+        if (!ns || !dev) continue;
+        netifReceive(k, ns, dev, rx.frame, rx.packetId, rx.skb);
+      }
+      if (this.pending.size === 0) break;
+      // Nothing answered: the resolutions time out (INCOMPLETE → FAILED) in virtual time.
+      const oldest = Math.min(...[...this.pending.values()].map((p) => p.since));
+      const wait = oldest + NEIGH_FAIL_MS - this.clock.now();
+      if (wait > 0) this.clock.advance(wait);
+      const failed = [...this.pending.values()];
+      this.pending.clear();
+      for (const p of failed) {
+        const ns = this.namespaces.get(p.ns);
+        const n = ns?.neigh.get(`${p.dev}|${p.ip}`);
+        if (n && n.state === "INCOMPLETE") n.state = "FAILED";
+        for (const w of p.waiters) w.fail();
+      }
+    }
+    return this.takeEvents();
+  }
+
+  /** Delivers a frame a NIC transmits to the other NICs of its segment (learning switch). */
+  segmentXmit(from: { readonly ns: string; readonly dev: string }, segment: string, frame: EthernetFrame, packetId: number): void {
+    const seg = this.segments.get(segment);
+    if (!seg) return;
+    const now = this.clock.now();
+    seg.fdb.learn(frame.src, `${from.ns}/${from.dev}`, now);
+    const known = frame.dst === MAC_BROADCAST ? undefined : seg.fdb.lookup(frame.dst, now, 300_000);
+    for (const n of seg.nics) {
+      const port = `${n.ns}/${n.dev}`;
+      if (port === `${from.ns}/${from.dev}`) continue;
+      if (known && known.port !== port) continue;
+      this.enqueue({ ns: n.ns, dev: n.dev, frame, packetId });
+    }
+  }
+
+  /** A deep copy: a trace can run on it and leave this network untouched. */
+  clone(): Network {
+    const c = new Network({ seed: this.rng.uint32(), hopLimit: this.hopLimit, clock: createClock(this.clock.now()) });
+    for (const [name, ns] of this.namespaces) c.namespaces.set(name, ns.cloneInto(c));
+    for (const [name, s] of this.segments) c.segments.set(name, { name, nics: s.nics.map((n) => ({ ...n })), fdb: s.fdb.clone() });
+    c.nextPacketId = this.nextPacketId;
+    c.choose = this.choose;
+    return c;
+  }
+
+  /** For error messages: `ns/dev`. */
+  describe(ns: string, ip: Ipv4): string {
+    return `${ns} ${formatIpv4(ip)}`;
+  }
+}

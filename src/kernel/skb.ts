@@ -1,0 +1,62 @@
+/**
+ * @module kernel/skb
+ * The kernel's per-packet metadata (`struct sk_buff`): the IPv4 packet as an immutable record
+ * plus what travels with it inside one namespace — mark, conntrack attachment, the input
+ * device, br_netfilter state, the route's next hop. Crossing into another namespace scrubs it
+ * (`skb_scrub_packet`: mark and conntrack are dropped), except over loopback.
+ */
+import type { Ipv4 } from "../net/addr.js";
+import type { Ipv4Packet } from "../net/headers/types.js";
+import type { CtDir, CtEntry } from "../netfilter/conntrack.js";
+
+/** How a packet is attached to conntrack. */
+export interface SkbCt {
+  readonly entry: CtEntry;
+  readonly dir: CtDir;
+  /** An ICMP error about this connection (IP_CT_RELATED). */
+  readonly related: boolean;
+  /** NAT manipulations already decided for an unconfirmed entry ("null binding" included). */
+  readonly natDone: Set<"src" | "dst">;
+}
+
+/** A packet inside one namespace. Mutable metadata, immutable packet. */
+export interface Skb {
+  /** The packetId the trace follows (kept through NAT and encapsulation). */
+  readonly id: number;
+  pkt: Ipv4Packet;
+  mark: number;
+  ct?: SkbCt | "untracked" | "invalid";
+  /** Device the packet arrived on (IP layer: the bridge, not the port). */
+  inDev?: string;
+  /** Bridge port it entered by (`-m physdev --physdev-in`). */
+  physIn?: string;
+  /** br_netfilter already ran PREROUTING for it. */
+  preroutingDone?: boolean;
+  /** Next hop chosen by routing, for MASQUERADE and neighbour resolution. */
+  nexthop?: Ipv4;
+  /** Link-layer class of the arriving frame. */
+  pktType: "host" | "broadcast" | "multicast" | "otherhost";
+  /** Locally generated (OUTPUT path). */
+  readonly local: boolean;
+}
+
+/** The on-wire length of an IPv4 packet (header + payload), computed without encoding. */
+export function ipv4Length(p: Ipv4Packet): number {
+  const h = 20 + (p.header.options?.length ?? 0);
+  const pl = p.payload;
+  switch (pl.kind) {
+    case "tcp":
+      return h + 20 + (pl.options?.length ?? 0) + pl.payload.length;
+    case "udp":
+      return h + 8 + (pl.payload.kind === "vxlan" ? 8 + ethernetLength(pl.payload.inner) : pl.payload.bytes.length);
+    case "icmp":
+      return h + 8 + pl.payload.length;
+    case "raw":
+      return h + pl.bytes.length;
+  }
+}
+
+function ethernetLength(f: { readonly payload: { readonly kind: string } }): number {
+  const pl = f.payload as { kind: "arp" } | Ipv4Packet | { kind: "raw"; bytes: Uint8Array };
+  return 14 + (pl.kind === "arp" ? 28 : pl.kind === "ipv4" ? ipv4Length(pl) : pl.bytes.length);
+}
