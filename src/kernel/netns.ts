@@ -23,6 +23,8 @@ import { Fdb } from "./devices/fdb.js";
 import { RouteTable, selectAddr } from "./route.js";
 import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, RpFilter, Socket, Sysctls, Vxlan } from "./types.js";
 
+const CT_USERS = new WeakMap<Ruleset, boolean>();
+
 /** A failed mutation, worded as the real command would report it. */
 export class KernelError extends Error {
   override readonly name = "KernelError";
@@ -290,6 +292,16 @@ export class NetNs {
     (this.fdbs.get(b.name) as Fdb).addLocal(b.mac, undefined, this.host.now());
   }
 
+  /** The ifindex of a veth's peer (in its own namespace), as `@ifN` shows it. */
+  peerIfindex(d: Extract<Device, { kind: "veth" }>): number {
+    return this.host.peer(d.peerNs)?.devices.get(d.peer)?.ifindex ?? 0;
+  }
+
+  /** Virtual time now (ms). */
+  now(): number {
+    return this.host.now();
+  }
+
   private allocNsid(peer: string): void {
     if (!this.nsids.has(peer)) this.nsids.set(peer, this.nsids.size);
   }
@@ -331,14 +343,16 @@ export class NetNs {
     const i = this.addrs.findIndex((a) => a.dev === dev && a.addr === c.addr && a.len === c.len);
     if (i < 0) throw new KernelError(`RTNETLINK answers: Cannot assign requested address`);
     this.addrs.splice(i, 1);
-    this.local.remove((r) => r.dev === dev && r.proto === "kernel" && r.src === c.addr);
+    this.local.remove((r) => r.dev === dev && r.proto === "kernel" && (r.src === c.addr || r.dst.addr === c.addr));
     this.main.remove((r) => r.dev === dev && r.proto === "kernel" && r.src === c.addr);
   }
 
   // fib_add_ifaddr: the local route always; broadcast and prefix routes only while the device is up.
   private addAddrRoutes(a: IfAddr, up: boolean): void {
     const isLo = this.dev(a.dev).kind === "loopback";
-    const kernel = { dev: a.dev, src: a.addr, metric: 0, proto: "kernel", onlink: false } as const;
+    // A secondary address's routes carry the primary's address as their source (fib_add_ifaddr).
+    const prim = a.secondary ? (this.addrs.find((x) => x.dev === a.dev && !x.secondary && x.len === a.len && ((x.addr ^ a.addr) & maskOf(a.len)) >>> 0 === 0)?.addr ?? a.addr) : a.addr;
+    const kernel = { dev: a.dev, src: prim, metric: 0, proto: "kernel", onlink: false } as const;
     this.local.add({ ...kernel, table: "local", type: "local", dst: { addr: a.addr, len: 32 }, scope: "host" });
     if (!up) return;
     if (a.brd !== undefined && a.brd !== 0xffffffff) this.local.add({ ...kernel, table: "local", type: "broadcast", dst: { addr: a.brd, len: 32 }, scope: "link" });
@@ -507,6 +521,31 @@ export class NetNs {
     const r = parseRestore(text, { ...(opts.noflush ? { base: this.ruleset, noflush: true } : {}) });
     if (!r.ok) throw new KernelError(`iptables-restore: line ${r.issue.line} failed${opts.source ? ` (${opts.source})` : ""}: ${r.issue.message}`);
     this.ruleset = r.ruleset;
+  }
+
+  /**
+   * Is connection tracking running in this namespace? The kernel registers conntrack's hooks per
+   * namespace only when something needs them (`nf_ct_netns_get`): the nat table, or a rule using
+   * conntrack state (`-m conntrack`, `-m state`, connmark, CONNMARK, CT, NAT targets). A bare
+   * namespace (a pod) tracks nothing — `conntrack -L` there is empty.
+   */
+  conntrackActive(): boolean {
+    let v = CT_USERS.get(this.ruleset);
+    if (v === undefined) {
+      v = false;
+      for (const t of this.ruleset.tables.values()) {
+        if (t.name === "nat") v = true;
+        for (const c of t.chains.values()) {
+          for (const r of c.rules) {
+            if (r.matches.some((m) => m.kind === "conntrack" || m.kind === "connmark")) v = true;
+            const k = r.target?.kind;
+            if (k === "CONNMARK" || k === "CT" || k === "DNAT" || k === "SNAT" || k === "MASQUERADE" || k === "REDIRECT") v = true;
+          }
+        }
+      }
+      CT_USERS.set(this.ruleset, v);
+    }
+    return v;
   }
 
   /** Installs an already-parsed ruleset (shared between nodes with identical rules, DESIGN decision 5). */

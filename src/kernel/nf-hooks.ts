@@ -130,7 +130,7 @@ export function addrTypes(ns: NetNs, a: Ipv4, iface?: string): readonly string[]
 
 /** `nf_conntrack_in`: attach the packet to its connection (or a new one). */
 function conntrackIn(ctx: HookCtx, ns: NetNs, skb: Skb): void {
-  if (skb.ct !== undefined) return;
+  if (skb.ct !== undefined || !ns.conntrackActive()) return;
   const now = ctx.now();
   const pl = skb.pkt.payload;
   if (pl.kind === "icmp" && isIcmpError(pl)) {
@@ -156,6 +156,7 @@ function conntrackIn(ctx: HookCtx, ns: NetNs, skb: Skb): void {
   const hit = ns.conntrack.lookup(t, now);
   if (hit) {
     const e = hit.entry;
+    if (pl.kind === "udp" && (hit.dir === "ORIGINAL" || e.status.has("SEEN_REPLY"))) ns.conntrack.udpRefresh(e, now, e.createdAt ?? now);
     if (hit.dir === "REPLY" && !e.status.has("SEEN_REPLY")) ns.conntrack.seenReply(e, now);
     if (pl.kind === "tcp") tcpTrack(e, hit.dir, pl.flags, now);
     skb.ct = { entry: e, dir: hit.dir, related: false, natDone: new Set(["src", "dst"]) };

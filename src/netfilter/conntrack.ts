@@ -33,6 +33,8 @@ export interface CtEntry {
   expiresAt: number;
   /** TCP connection state as `conntrack -L` prints it (SYN_SENT, SYN_RECV, ESTABLISHED, CLOSE …). */
   tcpState?: string;
+  /** Virtual time the entry was made (UDP streams are recognised 2 s after it). */
+  createdAt?: number;
 }
 
 /** Which way a packet travels on an entry. */
@@ -65,7 +67,7 @@ export class Conntrack {
   /** Creates an unconfirmed entry for a first packet; the reply tuple starts as the plain inverse. */
   create(orig: Tuple, now: number): CtEntry {
     const timeout = orig.proto === "tcp" ? CT_TIMEOUTS.tcpSynSent : orig.proto === "udp" ? CT_TIMEOUTS.udpUnreplied : CT_TIMEOUTS.icmp;
-    return { orig, reply: replyOf(orig), status: new Set(), mark: 0, expiresAt: now + timeout * 1000 };
+    return { orig, reply: replyOf(orig), status: new Set(), mark: 0, expiresAt: now + timeout * 1000, createdAt: now };
   }
 
   /** Confirms an entry (POSTROUTING/INPUT confirm): it becomes visible to lookups in both directions. */
@@ -75,11 +77,27 @@ export class Conntrack {
     this.byKey.set(tupleKey(e.reply), { entry: e, dir: "REPLY" });
   }
 
-  /** Records that a reply was seen (the connection is now ESTABLISHED). */
+  /**
+   * Records that a reply was seen (the connection is now ESTABLISHED). The reply itself refreshes
+   * a UDP or ICMP entry with the unreplied timeout (udp_packet runs before SEEN_REPLY is set);
+   * TCP timeouts follow the TCP state instead.
+   */
   seenReply(e: CtEntry, now: number): void {
     e.status.add("SEEN_REPLY");
-    const t = e.orig.proto === "udp" ? CT_TIMEOUTS.udpStream : e.orig.proto === "tcp" ? CT_TIMEOUTS.tcpEstablished : CT_TIMEOUTS.icmp;
-    e.expiresAt = now + t * 1000;
+    if (e.orig.proto === "udp") e.expiresAt = now + CT_TIMEOUTS.udpUnreplied * 1000;
+    else if (e.orig.proto === "icmp") e.expiresAt = now + CT_TIMEOUTS.icmp * 1000;
+  }
+
+  /** A later packet of a UDP connection that has seen a reply: after 2 s it is a stream (ASSURED, 120 s). */
+  udpRefresh(e: CtEntry, now: number, createdAt: number): void {
+    if (!e.status.has("SEEN_REPLY")) {
+      e.expiresAt = now + CT_TIMEOUTS.udpUnreplied * 1000;
+      return;
+    }
+    if (now > createdAt + 2000) {
+      e.status.add("ASSURED");
+      e.expiresAt = now + CT_TIMEOUTS.udpStream * 1000;
+    } else e.expiresAt = now + CT_TIMEOUTS.udpUnreplied * 1000;
   }
 
   /** True if `t` is already used as some entry's tuple (NAT must not collide). */

@@ -11,7 +11,7 @@ export function oracleUnavailable(): string | undefined {
   if (typeof process.getuid === "function" && process.getuid() !== 0) {
     return "not root: real-kernel oracle tests need root to create network namespaces";
   }
-  for (const bin of ["ip", "iptables-restore", "iptables-save", "ipset", "nfacct"]) {
+  for (const bin of ["ip", "bridge", "iptables-restore", "iptables-save", "ipset", "nfacct", "conntrack", "ping"]) {
     if (spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0) return `${bin} is not installed (CI installs it in .ci/run)`;
   }
   const probe = `pwt${process.pid}-probe`;
