@@ -1,12 +1,17 @@
 /**
  * @module podwire
  * The library API for other projects' tests. Today it offers the packet values and codecs, the
- * iptables engine (parse a real dump, print it as iptables-save does, walk a first packet) and
- * the offline trace; the cluster API (load a topology, settle, trace) comes with the topology
+ * iptables engine (parse a real dump, print it as iptables-save does, walk a first packet), the
+ * offline trace, and the emulated Linux network stack (`kernel`: build namespaces with
+ * ip-command-named calls or a lab script, send packets, read the events and the `ip`/`bridge`/
+ * `conntrack` views); the cluster API (load a topology, settle, trace) comes with the topology
  * and tracer work.
  */
 export * as net from "./net/index.js";
 export * as netfilter from "./netfilter/index.js";
+export * as kernel from "./kernel/index.js";
+export { Network, applyScript } from "./kernel/index.js";
+export { ip, mac } from "./net/addr.js";
 export { parseRestore, formatSave } from "./netfilter/index.js";
 export { iptablesTrace, iptablesTraceJson, iptablesTraceText, type IptablesTrace, type IptablesTraceInput } from "./trace/iptables-trace.js";
 export { createRng, type Rng } from "./sim/rng.js";

@@ -63,6 +63,7 @@ export function parseScript(text: string): ScriptLine[] {
     const ns = m[1];
     let cmd = m[2] as string;
     let body: string | undefined;
+    const first = i + 1;
     const here = /\s*<<\s*'?(\w+)'?\s*$/.exec(cmd);
     if (here) {
       cmd = cmd.slice(0, here.index);
@@ -72,11 +73,10 @@ export function parseScript(text: string): ScriptLine[] {
       for (i++; i < lines.length && (lines[i] as string).trim() !== end; i++) bodyLines.push(lines[i] as string);
       if (i >= lines.length) throw new ScriptError(start + 1, `here-document not closed by ${end}`);
       body = bodyLines.join("\n") + "\n";
-      i = Math.max(i, start);
     }
     const argv = cmd.split(/\s+/).filter((w) => w !== "");
-    if (ns !== undefined && !NAME.test(ns)) throw new ScriptError(i + 1, `bad namespace name "${ns}"`);
-    out.push({ line: i + 1, ...(ns !== undefined ? { ns } : {}), argv, ...(body !== undefined ? { body } : {}) });
+    if (ns !== undefined && !NAME.test(ns)) throw new ScriptError(first, `bad namespace name "${ns}"`);
+    out.push({ line: first, ...(ns !== undefined ? { ns } : {}), argv, ...(body !== undefined ? { body } : {}) });
   }
   return out;
 }

@@ -1,0 +1,228 @@
+/**
+ * Unit tests of the kernel model: route lookup against a brute-force reference, the bridge FDB,
+ * loops, VXLAN headers, br_netfilter's hook sequence, the script parser's errors and the
+ * namespace mutations' kernel side effects. Outcomes against the real kernel are in
+ * test/oracle/kernel-conformance.test.ts (whose emulator half runs everywhere).
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ip, type Ipv4 } from "../net/addr.js";
+import { maskOf } from "../net/cidr.js";
+import type { KernelEvent } from "./events.js";
+import { Fdb } from "./devices/fdb.js";
+import { applyScript, ScriptError } from "./ip-script.js";
+import { Network } from "./network.js";
+import { KernelError } from "./netns.js";
+import { RouteTable } from "./route.js";
+import type { Route } from "./types.js";
+import { ipRoute } from "./views.js";
+
+const SEED = 20261122;
+
+function kinds(events: readonly KernelEvent[], ns?: string): string[] {
+  return events.filter((e) => ns === undefined || e.ns === ns).map((e) => (e.kind === "nf.table" ? `${e.hook}/${e.table} in=${e.inIface} out=${e.outIface}` : e.kind === "drop" ? `drop ${e.reason}` : e.kind));
+}
+
+describe("RouteTable", () => {
+  it("longest-prefix match agrees with a brute-force scan (lowest metric among equals)", () => {
+    const route = fc.record({ addr: fc.nat(0xffffffff), len: fc.integer({ min: 0, max: 32 }), metric: fc.integer({ min: 0, max: 3 }) });
+    fc.assert(
+      fc.property(fc.array(route, { maxLength: 40 }), fc.array(fc.nat(0xffffffff), { minLength: 1, maxLength: 20 }), (routes, dsts) => {
+        const t = new RouteTable();
+        const kept: Route[] = [];
+        for (const [i, r] of routes.entries()) {
+          const x: Route = { table: "main", type: "unicast", dst: { addr: ((r.addr & maskOf(r.len)) >>> 0) as Ipv4, len: r.len }, dev: `d${i}`, metric: r.metric, scope: "link", onlink: false };
+          if (t.add(x)) kept.push(x);
+        }
+        for (const d of dsts) {
+          const want = kept.filter((r) => ((d ^ r.dst.addr) & maskOf(r.dst.len)) >>> 0 === 0).sort((a, b) => b.dst.len - a.dst.len || a.metric - b.metric)[0];
+          expect(t.lookup(d as Ipv4)).toBe(want);
+        }
+      }),
+      { seed: SEED, numRuns: 200 },
+    );
+  });
+});
+
+describe("Fdb", () => {
+  it("learns, moves a MAC to its new port, ages it out, and never overwrites a local entry", () => {
+    const f = new Fdb();
+    const mac = "02:00:00:00:00:01" as never;
+    f.addLocal("02:00:00:00:00:aa" as never, "p1", 0);
+    expect(f.learn(mac, "p1", 0)).toBe(true);
+    expect(f.learn(mac, "p2", 1000)).toBe(true);
+    expect(f.lookup(mac, 1000, 300_000)?.port).toBe("p2");
+    expect(f.lookup(mac, 301_000, 300_000)).toBeUndefined();
+    expect(f.learn("02:00:00:00:00:aa" as never, "p3", 0)).toBe(false);
+    expect(f.lookup("02:00:00:00:00:aa" as never, 10_000_000, 300_000)?.port).toBe("p1");
+  });
+});
+
+describe("namespace mutations have the kernel's side effects", () => {
+  it("an address adds local, broadcast and prefix routes; link down removes static routes too", () => {
+    const net = new Network();
+    const ns = net.netnsAdd("n");
+    ns.linkAdd({ kind: "veth", name: "a", peer: "b" });
+    ns.addrAdd("a", "10.0.0.1/24", { brd: "+" });
+    expect(ipRoute(ns, "local")).toBe("local 10.0.0.1 dev a proto kernel scope host src 10.0.0.1 \n");
+    ns.linkSetUp("a");
+    ns.linkSetUp("b");
+    ns.routeAdd({ dst: { addr: ip("10.5.0.0"), len: 16 }, via: ip("10.0.0.2") });
+    expect(ipRoute(ns)).toBe("10.0.0.0/24 dev a proto kernel scope link src 10.0.0.1 \n10.5.0.0/16 via 10.0.0.2 dev a \n");
+    ns.linkSetDown("a");
+    expect(ipRoute(ns)).toBe("");
+    ns.linkSetUp("a");
+    expect(ipRoute(ns)).toBe("10.0.0.0/24 dev a proto kernel scope link src 10.0.0.1 \n");
+  });
+
+  it.each([
+    { name: "gateway not on a connected subnet", run: (n: Network) => n.ns("n").routeAdd({ dst: { addr: ip("10.9.0.0"), len: 16 }, via: ip("192.0.2.1") }), want: "Error: Nexthop has invalid gateway." },
+    { name: "duplicate route", run: (n: Network) => n.ns("n").routeAdd({ dst: { addr: ip("10.0.0.0"), len: 24 }, dev: "a" }), want: "RTNETLINK answers: File exists" },
+    { name: "unknown device", run: (n: Network) => n.ns("n").addrAdd("zz", "10.1.1.1/24"), want: 'Cannot find device "zz"' },
+    { name: "unknown sysctl", run: (n: Network) => n.ns("n").sysctlSet("net.ipv4.tcp_nope", 1), want: "sysctl: cannot stat /proc/sys/net/ipv4/tcp_nope" },
+  ])("refuses $name with iproute2's words", ({ run, want }) => {
+    const net = new Network();
+    const ns = net.netnsAdd("n");
+    ns.linkAdd({ kind: "veth", name: "a", peer: "b" });
+    ns.addrAdd("a", "10.0.0.1/24");
+    ns.linkSetUp("a");
+    expect(() => run(net)).toThrow(KernelError);
+    expect(() => run(net)).toThrow(want);
+  });
+});
+
+describe("ip-script", () => {
+  it.each([
+    { name: "an unknown command", text: "ip netns add a\na: ip tunnel add x", want: 'line 2: unsupported ip command "ip tunnel add x"' },
+    { name: "a bad address", text: "ip netns add a\na: ip link add v type bridge\na: ip addr add 10.0.0.300/24 dev v", want: "line 3:" },
+    { name: "an unclosed here-document", text: "ip netns add a\na: iptables-restore <<EOF\n*nat\nCOMMIT", want: "line 2: here-document not closed by EOF" },
+    { name: "a rule the parser refuses", text: "ip netns add a\na: iptables-restore <<EOF\n*nat\n-A NOPE -j ACCEPT\nCOMMIT\nEOF", want: "line 2: iptables-restore: line 2 failed" },
+  ])("reports $name with its line", ({ text, want }) => {
+    const net = new Network();
+    expect(() => applyScript(net, text)).toThrow(ScriptError);
+    expect(() => applyScript(new Network(), text)).toThrow(want);
+  });
+});
+
+describe("the packet path", () => {
+  it("reports a bridging loop at the hop limit instead of hanging", () => {
+    const net = new Network({ hopLimit: 200 });
+    applyScript(
+      net,
+      `ip netns add s
+s: ip link add br0 type bridge
+s: ip link add br1 type bridge
+s: ip link add x0 type veth peer name x1
+s: ip link add y0 type veth peer name y1
+s: ip link set x0 master br0
+s: ip link set y0 master br0
+s: ip link set x1 master br1
+s: ip link set y1 master br1
+s: ip link set br0 up
+s: ip link set br1 up
+s: ip link set x0 up
+s: ip link set x1 up
+s: ip link set y0 up
+s: ip link set y1 up
+s: ip link add v0 type veth peer name v1
+s: ip link set v0 master br0
+s: ip link set v0 up
+s: ip addr add 10.0.0.1/24 dev v1
+s: ip link set v1 up`,
+    );
+    net.send("s", { proto: "icmp", dst: ip("10.0.0.9"), sport: 1, dport: 1 });
+    const events = net.drain();
+    expect(events.some((e) => e.kind === "drop" && e.reason === "hop-limit")).toBe(true);
+  });
+
+  it("encapsulates VXLAN with DF clear, TTL 64, dst port 8472 and 50 bytes of overhead (dataplane.md §5.2)", () => {
+    const net = new Network();
+    applyScript(
+      net,
+      `ip netns add n1
+ip netns add n2
+n1: ip link add eth0 type veth peer name eth0 netns n2
+n1: ip addr add 192.168.1.10/24 dev eth0
+n2: ip addr add 192.168.1.11/24 dev eth0
+n1: ip link set eth0 up
+n2: ip link set eth0 up
+n1: ip link add flannel.1 type vxlan id 1 local 192.168.1.10 dev eth0 dstport 8472 nolearning
+n1: ip addr add 10.244.0.0/32 dev flannel.1
+n1: ip link set flannel.1 up
+n1: ip neigh replace 10.244.1.0 lladdr 02:00:00:00:01:02 dev flannel.1 nud permanent
+n1: bridge fdb append 02:00:00:00:01:02 dev flannel.1 dst 192.168.1.11
+n1: ip route add 10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink`,
+    );
+    net.send("n1", { proto: "udp", dst: ip("10.244.1.5"), sport: 40000, dport: 53 }, { payloadBytes: 100 });
+    const encap = net.drain().find((e): e is Extract<KernelEvent, { kind: "vxlan.encap" }> => e.kind === "vxlan.encap");
+    expect(encap).toBeDefined();
+    const outer = encap?.outer;
+    expect(outer?.header).toMatchObject({ src: ip("192.168.1.10"), dst: ip("192.168.1.11"), ttl: 64, df: false });
+    expect(outer?.payload).toMatchObject({ kind: "udp", dstPort: 8472 });
+    const udp = outer?.payload.kind === "udp" ? outer.payload : undefined;
+    expect(udp?.srcPort).toBeGreaterThanOrEqual(32768);
+    expect(udp?.srcPort).toBeLessThan(61000);
+    // inner IP 128 bytes (20 + 8 + 100) → outer IP 178 bytes.
+    expect(udp?.payload.kind === "vxlan" && udp.payload.inner.payload.kind === "ipv4" ? udp.payload.inner.payload.header.src : 0).toBe(ip("10.244.0.0"));
+  });
+
+  it("runs bridged frames through PREROUTING, FORWARD and POSTROUTING at the bridge, never INPUT/OUTPUT (§7.3)", () => {
+    const net = new Network();
+    applyScript(
+      net,
+      `ip netns add h
+ip netns add p1
+ip netns add p2
+h: ip link add br0 type bridge
+h: ip link set br0 up
+p1: ip link add eth0 type veth peer name ve1 netns h
+p2: ip link add eth0 type veth peer name ve2 netns h
+h: ip link set ve1 master br0
+h: ip link set ve2 master br0
+h: ip link set ve1 up
+h: ip link set ve2 up
+p1: ip addr add 10.1.0.2/24 dev eth0
+p2: ip addr add 10.1.0.3/24 dev eth0
+p1: ip link set eth0 up
+p2: ip link set eth0 up
+p1: ip neigh replace 10.1.0.3 lladdr 02:00:00:00:00:03 dev eth0 nud permanent
+p2: ip link set eth0 address 02:00:00:00:00:03
+h: iptables-restore <<EOF
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -m physdev --physdev-in ve1 --physdev-out ve2 -j ACCEPT
+COMMIT
+*mangle
+:PREROUTING ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+COMMIT
+EOF`,
+    );
+    const id = net.send("p1", { proto: "udp", dst: ip("10.1.0.3"), sport: 40000, dport: 9 });
+    const hooks = kinds(net.drain().filter((e) => e.packetId === id), "h").filter((k) => k.includes("/"));
+    expect(hooks).toEqual(["PREROUTING/mangle in=br0 out=", "FORWARD/mangle in=br0 out=br0", "FORWARD/filter in=br0 out=br0", "POSTROUTING/mangle in= out=br0"]);
+  });
+
+  it("drops at ip_forward=0 with the sysctl named, and keeps the cluster untouched when a clone is traced", () => {
+    const net = new Network();
+    applyScript(
+      net,
+      `ip netns add c
+ip netns add r
+c: ip link add eth0 type veth peer name eth1 netns r
+c: ip addr add 10.0.1.2/24 dev eth0
+r: ip addr add 10.0.1.1/24 dev eth1
+c: ip link set eth0 up
+r: ip link set eth1 up
+c: ip route add default via 10.0.1.1`,
+    );
+    const copy = net.clone();
+    copy.send("c", { proto: "tcp", dst: ip("10.9.0.1"), sport: 40000, dport: 80 });
+    const drop = copy.drain().find((e) => e.kind === "drop");
+    expect(drop).toMatchObject({ ns: "r", reason: "forwarding-disabled", text: "not forwarded: net.ipv4.conf.eth1.forwarding=0 (ip_forward off)" });
+    expect(net.ns("c").neigh.size).toBe(0);
+    expect(copy.ns("c").neigh.size).toBe(1);
+  });
+});
