@@ -226,3 +226,24 @@ c: ip route add default via 10.0.1.1`,
     expect(copy.ns("c").neigh.size).toBe(1);
   });
 });
+
+describe("the underlay segment", () => {
+  it("joins node NICs and an external host like a learning switch: ARP floods, unicast goes to one port", () => {
+    const net = new Network();
+    for (const n of ["node1", "node2", "ext"]) net.netnsAdd(n);
+    net.nicAdd("node1", "eth0", "underlay");
+    net.nicAdd("node2", "eth0", "underlay");
+    net.nicAdd("ext", "eth0", "underlay");
+    for (const [n, a] of [["node1", "192.168.1.10/24"], ["node2", "192.168.1.11/24"], ["ext", "192.168.1.100/24"]] as const) {
+      net.ns(n).addrAdd("eth0", a);
+      net.ns(n).linkSetUp("eth0");
+    }
+    net.ns("node2").listen("tcp", 0 as Ipv4, 30080, { label: "nodeport" });
+    const id = net.send("ext", { proto: "tcp", dst: ip("192.168.1.11"), sport: 50000, dport: 30080 });
+    const events = net.drain();
+    expect(events.find((e) => e.kind === "deliver" && e.socket === "nodeport")?.ns).toBe("node2");
+    // The SYN itself (after ARP) reaches node2 only; the ARP request was flooded to node1 too.
+    expect(events.filter((e) => e.kind === "dev.rx" && e.packetId === id).map((e) => e.ns)).toEqual(["node2"]);
+    expect(events.some((e) => e.kind === "dev.rx" && e.ns === "node1")).toBe(true);
+  });
+});

@@ -44,7 +44,13 @@ export interface Outcome {
   readonly seenSrc?: string;
   /** TTL of the ping reply as received. */
   readonly ttl?: number;
+  /** For a silent drop: the namespace and the kernel counter that recorded it (`r: InAddrErrors`). */
+  readonly droppedAt?: string;
 }
+
+/** Drop reasons the kernel counts in /proc/net/snmp or /proc/net/netstat, by counter name. */
+const DROP_COUNTER: Partial<Record<string, string>> = { "forwarding-disabled": "InAddrErrors", "rp-filter": "IPReversePathFilter" };
+const COUNTERS = ["InAddrErrors", "InHdrErrors", "InDiscards", "OutNoRoutes", "InNoRoutes", "IPReversePathFilter"];
 
 const ERRNO_OF_UNREACH: Record<number, string> = { 0: "ENETUNREACH", 1: "EHOSTUNREACH", 2: "ENOPROTOOPT", 3: "ECONNREFUSED", 9: "ENETUNREACH", 10: "EHOSTUNREACH", 13: "EACCES" };
 const PING_TEXT: Record<number, string> = { 0: "Destination Net Unreachable", 1: "Destination Host Unreachable", 3: "Destination Port Unreachable", 13: "Packet filtered" };
@@ -85,7 +91,8 @@ export function outcomeOf(p: Probe, all: readonly KernelEvent[], t0 = 0): Outcom
     const out = events.find((e): e is Extract<KernelEvent, { kind: "route.lookup" }> => e.kind === "route.lookup" && e.ns === p.from && e.src !== undefined);
     return p.proto === "icmp" ? { result: "icmp Destination Host Unreachable", from: out?.src ?? "?" } : { result: "EHOSTUNREACH" };
   }
-  return { result: "timeout" };
+  const silent = events.find((e): e is Extract<KernelEvent, { kind: "drop" }> => e.kind === "drop" && DROP_COUNTER[e.reason] !== undefined);
+  return silent ? { result: "timeout", droppedAt: `${silent.ns}: ${DROP_COUNTER[silent.reason] as string}` } : { result: "timeout" };
 }
 
 function icmpResult(p: Probe, m: IcmpMessage): string {
@@ -183,8 +190,34 @@ export class RealLab {
     });
   }
 
-  /** Sends the probe from the real namespace. */
+  /** The drop counters of every lab namespace (/proc/net/snmp and /proc/net/netstat). */
+  private counters(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const [name, full] of this.names) {
+      const text = this.nsx.exec(full, ["cat", "/proc/net/snmp", "/proc/net/netstat"]);
+      const lines = text.split("\n");
+      for (let i = 0; i + 1 < lines.length; i += 2) {
+        const keys = (lines[i] as string).split(/\s+/);
+        const vals = (lines[i + 1] as string).split(/\s+/);
+        keys.forEach((k, j) => {
+          if (COUNTERS.includes(k)) m.set(`${name}: ${k}`, (m.get(`${name}: ${k}`) ?? 0) + Number(vals[j]));
+        });
+      }
+    }
+    return m;
+  }
+
+  /** Sends the probe; for a timeout, names the namespace whose drop counter moved. */
   probe(p: Probe): Outcome {
+    const before = this.counters();
+    const o = this.probeOnly(p);
+    if (o.result !== "timeout") return o;
+    const after = this.counters();
+    const moved = [...after].filter(([k, v]) => v > (before.get(k) ?? 0)).map(([k]) => k);
+    return moved.length > 0 ? { ...o, droppedAt: moved.join(", ") } : o;
+  }
+
+  private probeOnly(p: Probe): Outcome {
     const ns = this.full(p.from);
     const timeout = p.timeoutMs ?? 1500;
     if (p.waitMs !== undefined) spawnSync("sleep", [String(p.waitMs / 1000)]);
