@@ -204,6 +204,21 @@ EOF`,
       ],
     }),
   ),
+  ...([true, false] as const).map(
+    (proxy): Case => ({
+      name: `proxy_arp ${proxy ? "on" : "off"}: a client that believes the server is on its link`,
+      script: [
+        netns("c", "r", "s"),
+        wire("c", "eth0", "10.0.1.2/16", "r", "eth1", "10.0.1.1/24"),
+        wire("r", "eth2", "10.0.2.1/24", "s", "eth0", "10.0.2.2/24"),
+        "s: ip route add default via 10.0.2.1",
+        "s: listen tcp 0.0.0.0 80 label web",
+        "r: sysctl -w net.ipv4.ip_forward=1",
+        proxy ? "r: sysctl -w net.ipv4.conf.eth1.proxy_arp=1" : "",
+      ].join("\n"),
+      probes: [{ probe: { from: "c", proto: "tcp", dst: "10.0.2.2", port: 80, timeoutMs: 5000 }, want: proxy ? { result: "connected", from: "web", seenSrc: "10.0.1.2" } : { result: "EHOSTUNREACH" } }],
+    }),
+  ),
   {
     name: "MTU with DF: fragmentation needed from the router, EMSGSIZE locally",
     script: [ROUTED, "r: sysctl -w net.ipv4.ip_forward=1", "r: ip link set eth2 mtu 1400", "s: ip link set eth0 mtu 1400"].join("\n"),
