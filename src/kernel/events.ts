@@ -69,8 +69,3 @@ export type KernelEvent =
 
 /** The event without the fields the recorder fills in. */
 export type KernelEventInput = KernelEvent extends infer E ? (E extends KernelEvent ? Omit<E, "seq" | "t"> : never) : never;
-
-/** Receives events as they happen; the default sink discards them. */
-export interface TraceSink {
-  record(e: KernelEventInput): void;
-}

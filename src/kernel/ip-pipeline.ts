@@ -16,7 +16,6 @@
  * conntrack see them.
  */
 import { formatIpv4, isMulticastMac, MAC_BROADCAST, MAC_ZERO, type Ipv4, type Mac } from "../net/addr.js";
-import { ETHERTYPE_ARP } from "../net/headers/ethernet.js";
 import type { ArpPacket, EthernetFrame, IcmpMessage, Ipv4Packet } from "../net/headers/types.js";
 import { ipv4Header, tupleOf } from "../net/packet.js";
 import { replyOf, tupleKey, type Tuple } from "../net/tuple.js";
@@ -505,6 +504,3 @@ export function resolve(k: Kx, ns: NetNs, dev: Device, ip: Ipv4, packetId: numbe
   const req: EthernetFrame = { kind: "eth", dst: MAC_BROADCAST, src: dev.mac, payload: { kind: "arp", op: 1, senderMac: dev.mac, senderIp: sip, targetMac: MAC_ZERO, targetIp: ip } };
   devXmit(k, ns, dev, req, id);
 }
-
-/** EtherType of ARP, re-exported for device modules. */
-export const ARP = ETHERTYPE_ARP;

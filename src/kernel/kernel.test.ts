@@ -15,6 +15,7 @@ import { Network } from "./network.js";
 import { KernelError } from "./netns.js";
 import { RouteTable } from "./route.js";
 import type { Route } from "./types.js";
+import { ipv4Length } from "./skb.js";
 import { ipRoute } from "./views.js";
 
 const SEED = 20261122;
@@ -162,8 +163,11 @@ n1: ip route add 10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink`,
     const udp = outer?.payload.kind === "udp" ? outer.payload : undefined;
     expect(udp?.srcPort).toBeGreaterThanOrEqual(32768);
     expect(udp?.srcPort).toBeLessThan(61000);
-    // inner IP 128 bytes (20 + 8 + 100) → outer IP 178 bytes.
-    expect(udp?.payload.kind === "vxlan" && udp.payload.inner.payload.kind === "ipv4" ? udp.payload.inner.payload.header.src : 0).toBe(ip("10.244.0.0"));
+    const inner = udp?.payload.kind === "vxlan" && udp.payload.inner.payload.kind === "ipv4" ? udp.payload.inner.payload : undefined;
+    expect(inner?.header.src).toBe(ip("10.244.0.0"));
+    // inner IP 128 bytes (20 + 8 + 100) → outer IP 178 bytes: 50 bytes of overhead.
+    expect(inner && ipv4Length(inner)).toBe(128);
+    expect(outer && ipv4Length(outer)).toBe(178);
   });
 
   it("runs bridged frames through PREROUTING, FORWARD and POSTROUTING at the bridge, never INPUT/OUTPUT (§7.3)", () => {

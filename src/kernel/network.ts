@@ -255,9 +255,4 @@ export class Network implements NsHost {
     c.choose = this.choose;
     return c;
   }
-
-  /** For error messages: `ns/dev`. */
-  describe(ns: string, ip: Ipv4): string {
-    return `${ns} ${formatIpv4(ip)}`;
-  }
 }

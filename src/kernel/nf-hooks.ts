@@ -263,7 +263,7 @@ export function nfHook(ctx: HookCtx, ns: NetNs, hook: Hook, skb: Skb, io: HookIo
         c.natDone.add(manip);
         if (r.verdict !== "ACCEPT") return stopped(r, table);
         if (r.nat) {
-          const err = bind(ctx, ns, skb, c.entry, r.nat, addrs);
+          const err = bind(ctx, ns, c.entry, r.nat, addrs);
           if (err) return { ok: false, verdict: "error", text: err, table };
         }
       }
@@ -309,7 +309,7 @@ function walk(ctx: HookCtx, ns: NetNs, hook: Hook, table: TableName, skb: Skb, i
 }
 
 // nf_nat_setup_info: store the translated tuple in the (unconfirmed) entry.
-function bind(ctx: HookCtx, ns: NetNs, skb: Skb, e: CtEntry, d: NatDecision, addrs: NatAddrs): string | undefined {
+function bind(ctx: HookCtx, ns: NetNs, e: CtEntry, d: NatDecision, addrs: NatAddrs): string | undefined {
   const cur = replyOf(e.reply);
   const res = applyNat(cur, d, {
     ...(addrs.masqueradeAddr !== undefined ? { masqueradeAddr: addrs.masqueradeAddr } : {}),
@@ -320,6 +320,5 @@ function bind(ctx: HookCtx, ns: NetNs, skb: Skb, e: CtEntry, d: NatDecision, add
   if (!res.ok) return `${d.target.kind} at ${d.hit.table} ${d.hit.chain} rule ${d.hit.index}: ${res.reason}`;
   e.reply = replyOf(res.tuple);
   e.status.add(res.manip === "dst" ? "DST_NAT" : "SRC_NAT");
-  void skb;
   return undefined;
 }

@@ -6,7 +6,8 @@
  * (test/oracle/kernel-views.test.ts compares them with the real tools), trailing spaces included.
  *
  * Where the kernel's order is a hash order (`ip neigh`, learned FDB entries, `conntrack -L`),
- * podwire prints insertion order. Bridge timers in `ip -d link` come from the virtual clock.
+ * podwire prints insertion order. The bridge and port timers in `ip -d link` (hello, tcn, gc …)
+ * are not modelled and print as 0.00; the real values depend on when the tool runs.
  * IPv6 is not modelled: the views match a namespace with `disable_ipv6=1` (no inet6 lines, no
  * solicited-node multicast entries).
  */
@@ -99,7 +100,7 @@ export function ipBriefLink(ns: NetNs): string {
 function routeLine(ns: NetNs, r: Route): string {
   const parts: string[] = [];
   if (r.type !== "unicast") parts.push(r.type);
-  parts.push(r.dst.len === 0 && r.type === "unicast" ? "default" : r.dst.len === 32 && r.table === "local" ? formatIpv4(r.dst.addr) : r.dst.len === 32 ? formatIpv4(r.dst.addr) : `${formatIpv4(r.dst.addr)}/${r.dst.len}`);
+  parts.push(r.dst.len === 0 && r.type === "unicast" ? "default" : r.dst.len === 32 ? formatIpv4(r.dst.addr) : `${formatIpv4(r.dst.addr)}/${r.dst.len}`);
   if (r.via !== undefined) parts.push("via", formatIpv4(r.via));
   if (r.dev !== undefined) parts.push("dev", r.dev);
   if (r.proto !== undefined && r.proto !== "boot") parts.push("proto", r.proto);
@@ -210,7 +211,7 @@ export function ipLinkDetails(ns: NetNs, opts: ViewOptions = {}): string {
       const id = bridgeId(d.mac);
       kind =
         `bridge forward_delay 1500 hello_time 200 max_age 2000 ageing_time ${d.ageingTime} stp_state 0 priority 32768 vlan_filtering 0 bridge_id ${id} designated_root ${id} root_port 0 root_path_cost 0 topology_change 0 topology_change_detected 0 ` +
-        `hello_timer ${timer(0)} tcn_timer ${timer(0)} topology_change_timer ${timer(0)} gc_timer ${timer(gcTimer(ns.now()))} group_fwd_mask 0 group_address 01:80:c2:00:00:00 mcast_snooping 1 no_linklocal_learn 0 mcast_vlan_snooping 0 mcast_router 1 mcast_query_use_ifaddr 0 mcast_querier 0 mcast_hash_elasticity 16 mcast_hash_max 4096 mcast_last_member_count 2 mcast_startup_query_count 2 mcast_last_member_interval 100 mcast_membership_interval 26000 mcast_querier_interval 25500 mcast_query_interval 12500 mcast_query_response_interval 1000 mcast_startup_query_interval 3124 mcast_stats_enabled 0 mcast_igmp_version 2 mcast_mld_version 1 nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0 `;
+        `hello_timer ${timer(0)} tcn_timer ${timer(0)} topology_change_timer ${timer(0)} gc_timer ${timer(0)} group_fwd_mask 0 group_address 01:80:c2:00:00:00 mcast_snooping 1 no_linklocal_learn 0 mcast_vlan_snooping 0 mcast_router 1 mcast_query_use_ifaddr 0 mcast_querier 0 mcast_hash_elasticity 16 mcast_hash_max 4096 mcast_last_member_count 2 mcast_startup_query_count 2 mcast_last_member_interval 100 mcast_membership_interval 26000 mcast_querier_interval 25500 mcast_query_interval 12500 mcast_query_response_interval 1000 mcast_startup_query_interval 3124 mcast_stats_enabled 0 mcast_igmp_version 2 mcast_mld_version 1 nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0 `;
     }
     if (port) {
       const br = ns.devices.get(d.master as string) as Bridge;
@@ -226,10 +227,4 @@ export function ipLinkDetails(ns: NetNs, opts: ViewOptions = {}): string {
     }
   }
   return out;
-}
-
-// The bridge garbage collector runs every 4 s (br->gc_interval = 4 * HZ when ageing is 300 s … it
-// is min(ageing_time, 4 s)); iproute2 shows the time left until the next run.
-function gcTimer(nowMs: number): number {
-  return (4000 - (nowMs % 4000)) / 1000;
 }

@@ -38,16 +38,17 @@ const wire = (a: string, ifA: string, addrA: string, b: string, ifB: string, add
     `${b}: ip link set ${ifB} up`,
   ].join("\n");
 
-/** client c — router r — server s, 10.0.1.0/24 and 10.0.2.0/24. */
-const ROUTED = [
-  netns("c", "r", "s"),
-  wire("c", "eth0", "10.0.1.2/24", "r", "eth1", "10.0.1.1/24"),
-  wire("r", "eth2", "10.0.2.1/24", "s", "eth0", "10.0.2.2/24"),
-  "c: ip route add default via 10.0.1.1",
-  "s: ip route add default via 10.0.2.1",
-  "s: listen tcp 0.0.0.0 80 label web",
-  "s: listen udp 0.0.0.0 53 label dns",
-].join("\n");
+/** client c — router r — server s, 10.0.1.0/24 and 10.0.2.0/24 (the client's address as given). */
+const routed = (client: string): string =>
+  [
+    netns("c", "r", "s"),
+    wire("c", "eth0", client, "r", "eth1", "10.0.1.1/24"),
+    wire("r", "eth2", "10.0.2.1/24", "s", "eth0", "10.0.2.2/24"),
+    "s: ip route add default via 10.0.2.1",
+    "s: listen tcp 0.0.0.0 80 label web",
+    "s: listen udp 0.0.0.0 53 label dns",
+  ].join("\n");
+const ROUTED = [routed("10.0.1.2/24"), "c: ip route add default via 10.0.1.1"].join("\n");
 
 /** A host h with bridge br0 (10.1.0.1/24) and pods p1 10.1.0.2, p2 10.1.0.3 behind it. */
 const BRIDGED = [
@@ -208,11 +209,7 @@ EOF`,
     (proxy): Case => ({
       name: `proxy_arp ${proxy ? "on" : "off"}: a client that believes the server is on its link`,
       script: [
-        netns("c", "r", "s"),
-        wire("c", "eth0", "10.0.1.2/16", "r", "eth1", "10.0.1.1/24"),
-        wire("r", "eth2", "10.0.2.1/24", "s", "eth0", "10.0.2.2/24"),
-        "s: ip route add default via 10.0.2.1",
-        "s: listen tcp 0.0.0.0 80 label web",
+        routed("10.0.1.2/16"),
         "r: sysctl -w net.ipv4.ip_forward=1",
         proxy ? "r: sysctl -w net.ipv4.conf.eth1.proxy_arp=1" : "",
       ].join("\n"),

@@ -4,14 +4,15 @@
  * (iproute2 6.1, conntrack-tools 1.4.7, kernel 6.18) on one lab built both ways, after the same
  * traffic. Normalised only where the kernel's output is not a function of the state: namespace
  * name prefixes, hash-ordered listings (neighbours, conntrack, learned FDB entries — compared
- * as sorted sets per device), bridge timers, conntrack countdowns, and the IGMP entries the
+ * as sorted sets per device), bridge timers, conntrack countdowns (rounded to 5 s, which still
+ * tells a 30 s from a 120 s timeout), ephemeral ports, and the IGMP entries the
  * kernel's own multicast reports leave in conntrack (podwire does not send IGMP).
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyScript } from "../../src/kernel/ip-script.js";
 import { Network } from "../../src/kernel/network.js";
-import { bridgeFdbShow, conntrackList, ipAddr, ipBriefAddr, ipLink, ipLinkDetails, ipNeigh, ipRoute } from "../../src/kernel/views.js";
+import { bridgeFdbShow, conntrackList, ipAddr, ipBriefAddr, ipBriefLink, ipLink, ipLinkDetails, ipNeigh, ipRoute } from "../../src/kernel/views.js";
 import { emuProbe, RealLab, type Probe } from "../support/kernel-lab.js";
 import { Netns, oracleUnavailable } from "../support/netns.js";
 
@@ -94,6 +95,7 @@ const VIEWS: Record<string, { argv: readonly string[]; emu: (net: Network, ns: s
   "ip -d link": { argv: ["ip", "-d", "link"], emu: (n, ns) => ipLinkDetails(n.ns(ns), { possibleCpus: possibleCpus() }) },
   "ip addr": { argv: ["ip", "addr"], emu: (n, ns) => ipAddr(n.ns(ns)) },
   "ip -br addr": { argv: ["ip", "-br", "addr"], emu: (n, ns) => ipBriefAddr(n.ns(ns)) },
+  "ip -br link": { argv: ["ip", "-br", "link"], emu: (n, ns) => ipBriefLink(n.ns(ns)) },
   "ip route": { argv: ["ip", "route"], emu: (n, ns) => ipRoute(n.ns(ns)) },
   "ip route show table local": { argv: ["ip", "route", "show", "table", "local"], emu: (n, ns) => ipRoute(n.ns(ns), "local") },
   "ip neigh": { argv: ["ip", "neigh"], emu: (n, ns) => ipNeigh(n.ns(ns)), sorted: true },
@@ -122,7 +124,7 @@ function normalise(view: string, text: string, prefix: string, sorted: boolean):
     t = t
       .split("\n")
       .filter((l) => !l.startsWith("unknown "))
-      .map((l) => l.replace(/^(\S+\s+\d+) \d+/, "$1 N").replace(/id=\d+/g, "id=I").replace(/port=(\d{4,5})\b/g, (m, p: string) => (Number(p) > 1023 ? "port=EPHEMERAL" : m)))
+      .map((l) => l.replace(/^(\S+\s+\d+) (\d+)/, (_m, head: string, secs: string) => `${head} ~${Math.round(Number(secs) / 5) * 5}`).replace(/id=\d+/g, "id=I").replace(/port=(\d{4,5})\b/g, (m, p: string) => (Number(p) > 1023 ? "port=EPHEMERAL" : m)))
       .join("\n");
   }
   if (view === "bridge fdb show") {

@@ -259,5 +259,3 @@ export class RealLab {
 export function describeProbe(p: Probe): string {
   return `${p.from} → ${p.proto} ${p.dst}${p.port !== undefined ? `:${p.port}` : ""}${p.size !== undefined ? ` size ${p.size}` : ""}${p.df ? " DF" : ""}`;
 }
-
-export { spawnSync };

@@ -88,9 +88,4 @@ export class Fdb {
     for (const [k, e] of this.byMac) f.byMac.set(k, { ...e });
     return f;
   }
-
-  /** For debugging: `mac → port` lines. */
-  toString(): string {
-    return [...this.byMac.values()].map((e) => `${e.mac} ${e.port ?? "self"}${e.local ? " local" : ""}`).join("\n");
-  }
 }
