@@ -9,14 +9,15 @@
  *                                                                                              ▼
  *   socket ─► ipLocalOut ─► route ─► OUTPUT ─► (re-route) ────────────────────────► ipOutput ─► POSTROUTING ─► neighOutput ─► devXmit
  *
- * Bridge ports hand frames to `devices/bridge.ts` instead of `ipRcv`; with br_netfilter the
+ * `arpRcv` and `neighOutput` (ARP, neighbour states) live in `neigh.ts`. Bridge ports hand frames
+ * to `devices/bridge.ts` instead of `ipRcv`; with br_netfilter the
  * bridge runs PREROUTING itself and marks the skb so `ipRcv` does not run it twice (§7.3).
  * Packets the kernel makes itself — ARP, ICMP errors, TCP RST, echo replies, SYN-ACKs — leave
  * through `ipLocalOut` like any other locally generated packet, so OUTPUT/POSTROUTING and
  * conntrack see them.
  */
-import { formatIpv4, isMulticastMac, MAC_BROADCAST, MAC_ZERO, type Ipv4, type Mac } from "../net/addr.js";
-import type { ArpPacket, EthernetFrame, IcmpMessage, Ipv4Packet } from "../net/headers/types.js";
+import { formatIpv4, isMulticastMac, MAC_BROADCAST, type Ipv4 } from "../net/addr.js";
+import type { EthernetFrame, IcmpMessage, Ipv4Packet } from "../net/headers/types.js";
 import { ipv4Header, tupleOf } from "../net/packet.js";
 import { replyOf, tupleKey, type Tuple } from "../net/tuple.js";
 import type { DropReason } from "./events.js";
@@ -24,7 +25,8 @@ import { brDevXmit, brHandleFrame } from "./devices/bridge.js";
 import { vxlanRcv, vxlanXmit } from "./devices/vxlan.js";
 import { quote, readQuote } from "./icmp.js";
 import type { Network } from "./network.js";
-import { neighKey, type NetNs } from "./netns.js";
+import type { NetNs } from "./netns.js";
+import { arpRcv, neighOutput } from "./neigh.js";
 import { nfHook, type HookCtx, type HookIo, type HookResult } from "./nf-hooks.js";
 import { ipv4Length, type Skb } from "./skb.js";
 import type { Device, Route } from "./types.js";
@@ -126,44 +128,6 @@ export function l3Receive(k: Kx, ns: NetNs, dev: Device, frame: EthernetFrame, p
   ipRcv(k, ns, dev, s);
 }
 
-// ---- ARP ------------------------------------------------------------------------------------
-
-/** `arp_process`: answer requests for our addresses (and proxy_arp), learn senders, complete resolutions. */
-function arpRcv(k: Kx, ns: NetNs, dev: Device, frame: EthernetFrame, arp: ArpPacket, packetId: number): void {
-  if (frame.dst !== dev.mac && frame.dst !== MAC_BROADCAST) return;
-  const key = neighKey(dev.name, arp.senderIp);
-  const existing = ns.neigh.get(key);
-  if (arp.op === 1) {
-    let answer: Mac | undefined;
-    if (ns.isLocal(arp.targetIp) && arp.senderIp !== 0 && rpCheck(ns, arp.senderIp, dev.name) !== "fail") answer = dev.mac;
-    else if (ns.conf(dev.name).proxyArp && ns.conf(dev.name).forwarding) {
-      const r = ns.main.lookup(arp.targetIp);
-      if (r?.type === "unicast" && r.dev !== dev.name) answer = dev.mac;
-    }
-    if (answer === undefined) return;
-    // neigh_event_ns: the asker becomes a STALE neighbour.
-    if (!existing || existing.state !== "PERMANENT") ns.neigh.set(key, { dev: dev.name, ip: arp.senderIp, mac: arp.senderMac, state: "STALE", updatedAt: k.now() });
-    const id = k.net.packetId();
-    k.record({ kind: "emit", packetId: id, ns: ns.name, what: "arp-reply", cause: packetId });
-    const reply: EthernetFrame = {
-      kind: "eth",
-      dst: arp.senderMac,
-      src: dev.mac,
-      payload: { kind: "arp", op: 2, senderMac: answer, senderIp: arp.targetIp, targetMac: arp.senderMac, targetIp: arp.senderIp },
-    };
-    devXmit(k, ns, dev, reply, id);
-    return;
-  }
-  // A reply: complete a resolution in progress (REACHABLE) or refresh a known entry.
-  if (existing && existing.state !== "PERMANENT") {
-    existing.mac = arp.senderMac;
-    existing.state = frame.dst === dev.mac ? "REACHABLE" : "STALE";
-    existing.updatedAt = k.now();
-    k.record({ kind: "neigh", packetId, ns: ns.name, dev: dev.name, ip: formatIpv4(arp.senderIp), result: "resolved", mac: arp.senderMac });
-    k.net.neighResolved(ns.name, dev.name, arp.senderIp, arp.senderMac);
-  }
-}
-
 // ---- receive --------------------------------------------------------------------------------
 
 /** `ip_rcv`: PREROUTING (unless the bridge already ran it), then routing. */
@@ -176,7 +140,7 @@ function ipRcv(k: Kx, ns: NetNs, dev: Device, skb: Skb): void {
 }
 
 /** rp_filter (`fib_validate_source`): does the best route back to `src` leave by `dev`? */
-function rpCheck(ns: NetNs, src: Ipv4, dev: string): "ok" | "fail" {
+export function rpCheck(ns: NetNs, src: Ipv4, dev: string): "ok" | "fail" {
   const mode = ns.conf(dev).rpFilter;
   if (mode === 0) return "ok";
   const r = ns.local.lookup(src) ?? ns.main.lookup(src);
@@ -466,41 +430,4 @@ export function ipOutput(k: Kx, ns: NetNs, skb: Skb, out: Device, nexthop: Ipv4)
     k.record({ kind: "note", packetId: skb.id, ns: ns.name, text: `${len}-byte packet without DF exceeds ${out.name} MTU ${out.mtu}: the kernel fragments it; podwire carries it whole` });
   }
   neighOutput(k, ns, skb, out, nexthop);
-}
-
-/** `ip_finish_output2` → `neigh_output`: find the next hop's MAC (ARP if needed) and transmit. */
-export function neighOutput(k: Kx, ns: NetNs, skb: Skb, out: Device, nexthop: Ipv4): void {
-  const frameTo = (dst: Mac): EthernetFrame => ({ kind: "eth", dst, src: out.mac, payload: skb.pkt });
-  if (out.kind === "loopback") return devXmit(k, ns, out, { kind: "eth", dst: MAC_ZERO, src: MAC_ZERO, payload: skb.pkt }, skb.id, skb);
-  const bcastRoute = ns.local.exact(nexthop, 32).find((r) => r.type === "broadcast");
-  if (nexthop === 0xffffffff || bcastRoute) return devXmit(k, ns, out, frameTo(MAC_BROADCAST), skb.id);
-  resolve(k, ns, out, nexthop, skb.id, skb.pkt.header.src, (mac) => devXmit(k, ns, out, frameTo(mac), skb.id), () => {
-    drop(k, ns, skb, "neigh-failed", `no ARP reply from ${formatIpv4(nexthop)} on ${out.name} (neighbour FAILED)`, out.name);
-    if (!skb.local) icmpSend(k, ns, skb, 3, 1, 0);
-  });
-}
-
-/**
- * Neighbour lookup with ARP resolution: a usable entry gives the MAC now (STALE turns DELAY,
- * as `neigh_event_send` does); otherwise an INCOMPLETE entry is made, a request broadcast
- * (source: the packet's own source when it is ours, else the device's address — arp_announce 0)
- * and `then` runs when the reply comes; `fail` runs if none does.
- */
-export function resolve(k: Kx, ns: NetNs, dev: Device, ip: Ipv4, packetId: number, pktSrc: Ipv4, then: (mac: Mac) => void, fail: () => void): void {
-  const key = neighKey(dev.name, ip);
-  const n = ns.neigh.get(key);
-  if (n?.mac !== undefined && n.state !== "INCOMPLETE" && n.state !== "FAILED") {
-    if (n.state === "STALE") n.state = "DELAY";
-    k.record({ kind: "neigh", packetId, ns: ns.name, dev: dev.name, ip: formatIpv4(ip), result: "hit", mac: n.mac });
-    return then(n.mac);
-  }
-  k.record({ kind: "neigh", packetId, ns: ns.name, dev: dev.name, ip: formatIpv4(ip), result: "miss" });
-  const already = k.net.waitNeigh(ns.name, dev.name, ip, { resume: then, fail });
-  if (already) return;
-  ns.neigh.set(key, { dev: dev.name, ip, state: "INCOMPLETE", updatedAt: k.now() });
-  const sip = ns.isLocal(pktSrc) ? pktSrc : (ns.selectAddr(dev.name, ip, "link") ?? (0 as Ipv4));
-  const id = k.net.packetId();
-  k.record({ kind: "emit", packetId: id, ns: ns.name, what: "arp-request", cause: packetId });
-  const req: EthernetFrame = { kind: "eth", dst: MAC_BROADCAST, src: dev.mac, payload: { kind: "arp", op: 1, senderMac: dev.mac, senderIp: sip, targetMac: MAC_ZERO, targetIp: ip } };
-  devXmit(k, ns, dev, req, id);
 }

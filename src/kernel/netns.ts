@@ -16,19 +16,18 @@ import { formatIpv4, type Ipv4, type Mac, MAC_ZERO } from "../net/addr.js";
 import { cidrBroadcast, maskOf, parseIfAddr, type Cidr } from "../net/cidr.js";
 import type { Proto } from "../net/tuple.js";
 import { Conntrack } from "../netfilter/conntrack.js";
+import { usesConntrack } from "../netfilter/conntrack-users.js";
 import { parseRestore } from "../netfilter/iptables-restore.js";
 import type { Ruleset } from "../netfilter/model.js";
 import type { RecentEntry } from "../netfilter/packet.js";
 import { Fdb } from "./devices/fdb.js";
+import { KernelError } from "./errors.js";
+import { effectiveConf, freshSysctls, setSysctl } from "./sysctl.js";
 import { RouteTable, selectAddr } from "./route.js";
-import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, RpFilter, Socket, Sysctls, Vxlan } from "./types.js";
+import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, Socket, Sysctls, Vxlan } from "./types.js";
 
-const CT_USERS = new WeakMap<Ruleset, boolean>();
+export { KernelError };
 
-/** A failed mutation, worded as the real command would report it. */
-export class KernelError extends Error {
-  override readonly name = "KernelError";
-}
 
 /** What a namespace needs from the network it lives in. */
 export interface NsHost {
@@ -60,11 +59,6 @@ export interface RouteSpec {
   readonly table?: "main" | "local";
 }
 
-const DEFAULT_CONF: IfConf = { forwarding: false, rpFilter: 0, routeLocalnet: false, proxyArp: false };
-
-function freshSysctls(): Sysctls {
-  return { all: { ...DEFAULT_CONF }, default: { ...DEFAULT_CONF }, perIf: new Map(), bridgeNfCallIptables: true, defaultTtl: 64, icmpEchoIgnoreAll: false };
-}
 
 /** One emulated network namespace. */
 export class NetNs {
@@ -457,58 +451,14 @@ export class NetNs {
 
   // ---- sysctls ----------------------------------------------------------------------------
 
-  /** `sysctl -w KEY=VALUE` for the keys this model honours; any other key is refused by name. */
+  /** `sysctl -w KEY=VALUE` for the keys this model honours (sysctl.ts); any other key is refused by name. */
   sysctlSet(key: string, value: string | number | boolean): void {
-    const v = typeof value === "boolean" ? (value ? 1 : 0) : Number(value);
-    const bool = (): boolean => {
-      if (v !== 0 && v !== 1) throw new KernelError(`sysctl: setting key "${key}": Invalid argument`);
-      return v === 1;
-    };
-    if (key === "net.ipv4.ip_forward") {
-      // devinet_sysctl_forward: writing ip_forward sets all.forwarding and every interface's.
-      const on = bool();
-      this.sysctls.all.forwarding = on;
-      this.sysctls.default.forwarding = on;
-      for (const c of this.sysctls.perIf.values()) c.forwarding = on;
-      return;
-    }
-    if (key === "net.bridge.bridge-nf-call-iptables") {
-      this.sysctls.bridgeNfCallIptables = bool();
-      return;
-    }
-    if (key === "net.ipv4.ip_default_ttl") {
-      if (!Number.isInteger(v) || v < 1 || v > 255) throw new KernelError(`sysctl: setting key "${key}": Invalid argument`);
-      this.sysctls.defaultTtl = v;
-      return;
-    }
-    if (key === "net.ipv4.icmp_echo_ignore_all") {
-      this.sysctls.icmpEchoIgnoreAll = bool();
-      return;
-    }
-    const m = /^net\.ipv4\.conf\.([^.]+)\.(forwarding|rp_filter|route_localnet|proxy_arp)$/.exec(key);
-    if (!m) throw new KernelError(`sysctl: cannot stat /proc/sys/${key.replaceAll(".", "/")}: No such file or directory (podwire models: net.ipv4.ip_forward, net.ipv4.conf.IF.{forwarding,rp_filter,route_localnet,proxy_arp}, net.bridge.bridge-nf-call-iptables, net.ipv4.ip_default_ttl, net.ipv4.icmp_echo_ignore_all)`);
-    const [, ifname, field] = m as unknown as [string, string, string];
-    const conf = ifname === "all" ? this.sysctls.all : ifname === "default" ? this.sysctls.default : this.sysctls.perIf.get(ifname);
-    if (!conf) throw new KernelError(`sysctl: cannot stat /proc/sys/${key.replaceAll(".", "/")}: No such file or directory`);
-    if (field === "rp_filter") {
-      if (v !== 0 && v !== 1 && v !== 2) throw new KernelError(`sysctl: setting key "${key}": Invalid argument`);
-      conf.rpFilter = v as RpFilter;
-    } else if (field === "forwarding") {
-      conf.forwarding = bool();
-      if (ifname === "all") {
-        // Writing all.forwarding propagates like ip_forward does.
-        this.sysctls.default.forwarding = conf.forwarding;
-        for (const c of this.sysctls.perIf.values()) c.forwarding = conf.forwarding;
-      }
-    } else if (field === "route_localnet") conf.routeLocalnet = bool();
-    else conf.proxyArp = bool();
+    setSysctl(this.sysctls, key, value);
   }
 
   /** The effective conf of an interface: rp_filter = max(all, IF); route_localnet and proxy_arp = all || IF. */
   conf(dev: string): IfConf {
-    const c = this.sysctls.perIf.get(dev) ?? this.sysctls.default;
-    const a = this.sysctls.all;
-    return { forwarding: c.forwarding, rpFilter: Math.max(a.rpFilter, c.rpFilter) as RpFilter, routeLocalnet: a.routeLocalnet || c.routeLocalnet, proxyArp: a.proxyArp || c.proxyArp };
+    return effectiveConf(this.sysctls, dev);
   }
 
   // ---- netfilter and sockets -------------------------------------------------------------
@@ -524,28 +474,11 @@ export class NetNs {
   }
 
   /**
-   * Is connection tracking running in this namespace? The kernel registers conntrack's hooks per
-   * namespace only when something needs them (`nf_ct_netns_get`): the nat table, or a rule using
-   * conntrack state (`-m conntrack`, `-m state`, connmark, CONNMARK, CT, NAT targets). A bare
-   * namespace (a pod) tracks nothing — `conntrack -L` there is empty.
+   * Is connection tracking running in this namespace? Only when its rules need it
+   * (`usesConntrack`, netfilter/conntrack-users.ts): a bare namespace (a pod) tracks nothing.
    */
   conntrackActive(): boolean {
-    let v = CT_USERS.get(this.ruleset);
-    if (v === undefined) {
-      v = false;
-      for (const t of this.ruleset.tables.values()) {
-        if (t.name === "nat") v = true;
-        for (const c of t.chains.values()) {
-          for (const r of c.rules) {
-            if (r.matches.some((m) => m.kind === "conntrack" || m.kind === "connmark")) v = true;
-            const k = r.target?.kind;
-            if (k === "CONNMARK" || k === "CT" || k === "DNAT" || k === "SNAT" || k === "MASQUERADE" || k === "REDIRECT") v = true;
-          }
-        }
-      }
-      CT_USERS.set(this.ruleset, v);
-    }
-    return v;
+    return usesConntrack(this.ruleset);
   }
 
   /** Installs an already-parsed ruleset (shared between nodes with identical rules, DESIGN decision 5). */

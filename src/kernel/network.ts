@@ -7,7 +7,7 @@
  * resolutions still unanswered when the queue runs dry fail after the kernel's 3 × 1 s of
  * probing (virtual time), which drops the packets waiting on them.
  */
-import { formatIpv4, MAC_BROADCAST, randomMac, type Ipv4, type Mac } from "../net/addr.js";
+import { MAC_BROADCAST, randomMac, type Ipv4, type Mac } from "../net/addr.js";
 import type { EthernetFrame } from "../net/headers/types.js";
 import { firstPacket } from "../net/packet.js";
 import type { Tuple } from "../net/tuple.js";

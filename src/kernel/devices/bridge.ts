@@ -22,7 +22,8 @@ import { isMulticastMac, MAC_BROADCAST, MAC_ZERO, type Mac } from "../../net/add
 import type { EthernetFrame } from "../../net/headers/types.js";
 import type { NetNs } from "../netns.js";
 import { nfHook } from "../nf-hooks.js";
-import { devXmit, drop, fibLookup, l3Receive, nfStopped, resolve, type Kx } from "../ip-pipeline.js";
+import { devXmit, drop, fibLookup, l3Receive, nfStopped, type Kx } from "../ip-pipeline.js";
+import { resolve } from "../neigh.js";
 import type { Skb } from "../skb.js";
 import type { Bridge, Device } from "../types.js";
 import type { Fdb } from "./fdb.js";
