@@ -81,6 +81,8 @@ describe("namespace mutations have the kernel's side effects", () => {
     { name: "duplicate route", run: (n: Network) => n.ns("n").routeAdd({ dst: { addr: ip("10.0.0.0"), len: 24 }, dev: "a" }), want: "RTNETLINK answers: File exists" },
     { name: "unknown device", run: (n: Network) => n.ns("n").addrAdd("zz", "10.1.1.1/24"), want: 'Cannot find device "zz"' },
     { name: "unknown sysctl", run: (n: Network) => n.ns("n").sysctlSet("net.ipv4.tcp_nope", 1), want: "sysctl: cannot stat /proc/sys/net/ipv4/tcp_nope" },
+    // The messages are what iproute2 6.1 and procps sysctl print for the same commands (run on
+    // this machine's kernel when the test was written).
   ])("refuses $name with iproute2's words", ({ run, want }) => {
     const net = new Network();
     const ns = net.netnsAdd("n");
