@@ -1,0 +1,186 @@
+/**
+ * @module cluster/scheduler
+ * kube-scheduler's default profile, for one pod at a time, as a pure function of the pod, the node
+ * infos and a PRNG.
+ *
+ * Filters, in the framework's order, stopping at the first that fails for a node:
+ * NodeUnschedulable, NodeName, TaintToleration (NoSchedule, NoExecute), NodeAffinity (nodeSelector +
+ * required affinity), NodePorts, NodeResourcesFit (pod count, cpu, memory).
+ * Scores, weighted as the default profile: NodeResourcesFit/LeastAllocated ×1, BalancedAllocation ×1,
+ * NodeAffinity (preferred) ×2, PodTopologySpread (the system default constraints) ×2,
+ * TaintToleration (PreferNoSchedule) ×3. Ties go to the PRNG, as `selectHost`'s reservoir sampling.
+ * Large clusters score only `numFeasibleNodesToFind` nodes, starting where the last cycle stopped.
+ *
+ * An unschedulable pod gets the real FitError text, preemption tail included:
+ * `0/3 nodes are available: 1 node(s) had untolerated taint {…}, 2 Insufficient cpu. preemption: 0/3
+ * nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for
+ * incoming pod..` (priorities are not modelled, so preemption never finds a victim).
+ * @see k8s.io/kubernetes/pkg/scheduler/schedule_one.go; framework/types.go (FitError)
+ */
+import type { Pod } from "./api/types.js";
+import type { Rng } from "../sim/rng.js";
+import { podHostPorts, podRequests, type NodeInfo } from "./node-info.js";
+import { TAINT, firstUntolerated, formatTaintForMessage, nodeAffinityMatches, preferredAffinityScore } from "./taints.js";
+
+/** Filter failure reasons, worded as the plugins word them. */
+export const REASON = {
+  unschedulable: "node(s) were unschedulable",
+  nodeName: "node(s) didn't match the requested node name",
+  affinity: "node(s) didn't match Pod's node affinity/selector",
+  ports: "node(s) didn't have free ports for the requested pod ports",
+  tooManyPods: "Too many pods",
+  cpu: "Insufficient cpu",
+  memory: "Insufficient memory",
+} as const;
+
+/** What the scheduler needs besides the node infos. */
+export interface ScheduleInput {
+  readonly pod: Pod;
+  readonly nodes: readonly NodeInfo[];
+  readonly rng: Rng;
+  /** Where the last cycle stopped (`nextStartNodeIndex`). */
+  readonly startIndex: number;
+  /** How many pods matching the pod's spreading selector run on each node (PodTopologySpread). */
+  readonly spreadCounts?: ReadonlyMap<string, number>;
+}
+
+/** A placement, or the FitError message. */
+export type ScheduleResult =
+  | { readonly ok: true; readonly node: string; readonly nextStartIndex: number; readonly evaluated: number }
+  | { readonly ok: false; readonly message: string; readonly nextStartIndex: number };
+
+interface Failure {
+  readonly reasons: readonly string[];
+  /** UnschedulableAndUnresolvable: preemption cannot help. */
+  readonly unresolvable: boolean;
+}
+
+/** The filters for one node; undefined when the node fits. */
+export function filterNode(pod: Pod, info: NodeInfo): Failure | undefined {
+  const node = info.node;
+  const tols = pod.spec.tolerations ?? [];
+  if (node.spec.unschedulable === true) {
+    const ok = tols.some((t) => (t.key === TAINT.unschedulable || (!t.key && t.operator === "Exists")) && (!t.effect || t.effect === "NoSchedule"));
+    if (!ok) return { reasons: [REASON.unschedulable], unresolvable: true };
+  }
+  if (pod.spec.nodeName && pod.spec.nodeName !== info.name) return { reasons: [REASON.nodeName], unresolvable: true };
+  const taint = firstUntolerated(node.spec.taints, tols, ["NoSchedule", "NoExecute"]);
+  if (taint) return { reasons: [`node(s) had untolerated taint ${formatTaintForMessage(taint)}`], unresolvable: true };
+  if (!nodeAffinityMatches(pod, node)) return { reasons: [REASON.affinity], unresolvable: true };
+  for (const hp of podHostPorts(pod)) {
+    if (hostPortConflict(hp, info.hostPorts)) return { reasons: [REASON.ports], unresolvable: false };
+  }
+  const req = podRequests(pod);
+  const reasons: string[] = [];
+  if (info.pods + 1 > info.allocPods) reasons.push(REASON.tooManyPods);
+  if (req.milliCpu > 0 && info.milliCpu + req.milliCpu > info.allocMilliCpu) reasons.push(REASON.cpu);
+  if (req.memory > 0 && info.memory + req.memory > info.allocMemory) reasons.push(REASON.memory);
+  if (reasons.length > 0) return { reasons, unresolvable: false };
+  return undefined;
+}
+
+function hostPortConflict(want: string, used: ReadonlyMap<string, number>): boolean {
+  const [proto, ip, port] = want.split("/");
+  for (const u of used.keys()) {
+    const [p2, ip2, port2] = u.split("/");
+    if (p2 !== proto || port2 !== port) continue;
+    if (ip === "0.0.0.0" || ip2 === "0.0.0.0" || ip === ip2) return true;
+  }
+  return false;
+}
+
+/** `numFeasibleNodesToFind` with the default adaptive percentage. */
+export function numFeasibleNodesToFind(all: number): number {
+  if (all < 100) return all;
+  const pct = Math.max(5, 50 - Math.floor(all / 125));
+  return Math.max(100, Math.floor((all * pct) / 100));
+}
+
+/** The FitError message for a pod no node fits. */
+export function fitErrorMessage(total: number, failures: readonly Failure[]): string {
+  if (total === 0) return "no nodes available to schedule pods";
+  const hist = new Map<string, number>();
+  for (const f of failures) for (const r of f.reasons) hist.set(r, (hist.get(r) ?? 0) + 1);
+  const reasons = [...hist].map(([r, n]) => `${n} ${r}`).sort();
+  const notHelpful = failures.filter((f) => f.unresolvable).length;
+  const noVictims = failures.length - notHelpful;
+  const post = [notHelpful > 0 ? `${notHelpful} Preemption is not helpful for scheduling` : "", noVictims > 0 ? `${noVictims} No preemption victims found for incoming pod` : ""].filter((x) => x).sort();
+  return `0/${total} nodes are available: ${reasons.join(", ")}. preemption: 0/${total} nodes are available: ${post.join(", ")}..`;
+}
+
+/** Schedules one pod. */
+export function schedulePod(input: ScheduleInput): ScheduleResult {
+  const { pod, nodes } = input;
+  const n = nodes.length;
+  if (n === 0) return { ok: false, message: fitErrorMessage(0, []), nextStartIndex: 0 };
+  const want = numFeasibleNodesToFind(n);
+  const feasible: NodeInfo[] = [];
+  const failures: Failure[] = [];
+  let processed = 0;
+  for (let k = 0; k < n && feasible.length < want; k += 1) {
+    const info = nodes[(input.startIndex + k) % n] as NodeInfo;
+    processed += 1;
+    const f = filterNode(pod, info);
+    if (f) failures.push(f);
+    else feasible.push(info);
+  }
+  const nextStartIndex = (input.startIndex + processed) % n;
+  if (feasible.length === 0) return { ok: false, message: fitErrorMessage(n, failures), nextStartIndex };
+  if (feasible.length === 1) return { ok: true, node: (feasible[0] as NodeInfo).name, nextStartIndex, evaluated: processed };
+  const scores = scoreNodes(pod, feasible, input.spreadCounts);
+  let best = 0;
+  let count = 1;
+  for (let i = 1; i < scores.length; i += 1) {
+    if ((scores[i] as number) > (scores[best] as number)) {
+      best = i;
+      count = 1;
+    } else if (scores[i] === scores[best]) {
+      count += 1;
+      if (input.rng.int(0, count - 1) === 0) best = i;
+    }
+  }
+  return { ok: true, node: (feasible[best] as NodeInfo).name, nextStartIndex, evaluated: processed };
+}
+
+/** The weighted total score of each feasible node (same order). */
+export function scoreNodes(pod: Pod, nodes: readonly NodeInfo[], spreadCounts?: ReadonlyMap<string, number>): number[] {
+  const req = podRequests(pod);
+  const least = nodes.map((i) => {
+    const cpu = leastAllocated(i.nonZeroMilliCpu + req.nonZeroMilliCpu, i.allocMilliCpu);
+    const mem = leastAllocated(i.nonZeroMemory + req.nonZeroMemory, i.allocMemory);
+    return Math.floor((cpu + mem) / 2);
+  });
+  const balanced = nodes.map((i) => {
+    const fc = i.allocMilliCpu > 0 ? Math.min(1, (i.milliCpu + req.milliCpu) / i.allocMilliCpu) : 1;
+    const fm = i.allocMemory > 0 ? Math.min(1, (i.memory + req.memory) / i.allocMemory) : 1;
+    return Math.trunc((1 - Math.abs(fc - fm) / 2) * 100);
+  });
+  const preferRaw = nodes.map((i) => preferredAffinityScore(pod, i.node));
+  const preferMax = Math.max(0, ...preferRaw);
+  const prefer = preferRaw.map((s) => (preferMax === 0 ? 0 : Math.floor((s * 100) / preferMax)));
+  const taintRaw = nodes.map((i) => (i.node.spec.taints ?? []).filter((t) => t.effect === "PreferNoSchedule" && firstUntolerated([t], pod.spec.tolerations, ["PreferNoSchedule"])).length);
+  const taintMax = Math.max(0, ...taintRaw);
+  const taint = taintRaw.map((c) => (taintMax === 0 ? 100 : 100 - Math.floor((c * 100) / taintMax)));
+  const spread = spreadScores(nodes, spreadCounts);
+  return nodes.map((_, k) => (least[k] as number) + (balanced[k] as number) + 2 * (prefer[k] as number) + 2 * (spread[k] as number) + 3 * (taint[k] as number));
+}
+
+function leastAllocated(requested: number, capacity: number): number {
+  if (capacity === 0 || requested > capacity) return 0;
+  return Math.floor(((capacity - requested) * 100) / capacity);
+}
+
+/**
+ * PodTopologySpread with the system default constraint on `kubernetes.io/hostname` (maxSkew 3,
+ * ScheduleAnyway): raw score `count·log(domains+2) + (maxSkew-1)`, normalised so the emptiest node
+ * gets the most. (The zone constraint applies only where nodes carry zone labels; podwire's nodes
+ * do not by default, and it is not modelled.)
+ */
+function spreadScores(nodes: readonly NodeInfo[], counts: ReadonlyMap<string, number> | undefined): number[] {
+  if (!counts) return nodes.map(() => 0);
+  const weight = Math.log(nodes.length + 2);
+  const raw = nodes.map((i) => Math.round((counts.get(i.name) ?? 0) * weight + 2));
+  const min = Math.min(...raw);
+  const max = Math.max(...raw);
+  return raw.map((s) => (max === 0 ? 100 : Math.floor((100 * (max + min - s)) / max)));
+}

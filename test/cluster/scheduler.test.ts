@@ -1,0 +1,154 @@
+/**
+ * Scheduler filters and scores, one case per plugin, and the FitError text. The expected messages
+ * are kube-scheduler's (v1.33 `FitError.Error()` with the DefaultPreemption post-filter tail, as
+ * real `kubectl describe pod` shows: "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3
+ * nodes are available: 3 No preemption victims found for incoming pod..").
+ */
+import { describe, expect, it } from "vitest";
+import type { NodeSpec } from "../../src/cluster/cluster.js";
+import { fitErrorMessage, numFeasibleNodesToFind } from "../../src/cluster/scheduler.js";
+import { applyAll, pod, testCluster } from "../support/cluster.js";
+
+const workers = (n: number, extra: Partial<NodeSpec> = {}): Omit<NodeSpec, "ip">[] => Array.from({ length: n }, (_, i) => ({ name: `worker-${i + 1}`, ...extra }));
+
+interface Case {
+  readonly name: string;
+  readonly nodes: Omit<NodeSpec, "ip">[];
+  readonly pod: ReturnType<typeof pod>;
+  /** Where it lands, or the FailedScheduling message. */
+  readonly want: { node: string } | { message: string };
+}
+
+const cases: Case[] = [
+  {
+    name: "NodeUnschedulable: a cordoned node is skipped",
+    nodes: [{ name: "worker-1", unschedulable: true }, { name: "worker-2" }],
+    pod: pod("p"),
+    want: { node: "worker-2" },
+  },
+  {
+    name: "NodeUnschedulable: nothing else left",
+    nodes: [{ name: "worker-1", unschedulable: true }],
+    pod: pod("p"),
+    want: { message: "0/1 nodes are available: 1 node(s) were unschedulable. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.." },
+  },
+  {
+    name: "TaintToleration: the control-plane taint keeps an ordinary pod off",
+    nodes: [{ name: "cp", role: "control-plane" }],
+    pod: pod("p"),
+    want: { message: "0/1 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.." },
+  },
+  {
+    name: "TaintToleration: a matching toleration lets it on",
+    nodes: [{ name: "cp", role: "control-plane" }],
+    pod: pod("p", { tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }] }),
+    want: { node: "cp" },
+  },
+  {
+    name: "TaintToleration: NoExecute counts, Equal compares the value",
+    nodes: [{ name: "db", taints: [{ key: "dedicated", value: "db", effect: "NoExecute" }] }, { name: "gpu", taints: [{ key: "dedicated", value: "gpu", effect: "NoSchedule" }] }],
+    pod: pod("p", { tolerations: [{ key: "dedicated", operator: "Equal", value: "gpu", effect: "NoSchedule" }] }),
+    want: { node: "gpu" },
+  },
+  {
+    name: "TaintToleration: PreferNoSchedule only scores",
+    nodes: [{ name: "a", taints: [{ key: "x", effect: "PreferNoSchedule" }] }, { name: "b" }],
+    pod: pod("p"),
+    want: { node: "b" },
+  },
+  {
+    name: "NodeAffinity: nodeSelector",
+    nodes: [{ name: "a" }, { name: "b", labels: { disk: "ssd" } }],
+    pod: pod("p", { nodeSelector: { disk: "ssd" } }),
+    want: { node: "b" },
+  },
+  {
+    name: "NodeAffinity: required terms, no match",
+    nodes: workers(2),
+    pod: pod("p", { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] } } } }),
+    want: { message: "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.." },
+  },
+  {
+    name: "NodeAffinity: preferred terms win the score",
+    nodes: [{ name: "a" }, { name: "b", labels: { zone: "z1" } }, { name: "c" }],
+    pod: pod("p", { affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 50, preference: { matchExpressions: [{ key: "zone", operator: "Exists" }] } }] } } }),
+    want: { node: "b" },
+  },
+  {
+    name: "NodeResourcesFit: Insufficient cpu everywhere",
+    nodes: workers(3, { capacity: { cpu: "2" } }),
+    pod: pod("p", { containers: [{ name: "app", image: "busybox", resources: { requests: { cpu: "3" } } }] }),
+    want: { message: "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.." },
+  },
+  {
+    name: "NodeResourcesFit: cpu and memory both counted per node; mixed with a taint",
+    nodes: [{ name: "cp", role: "control-plane" }, ...workers(2, { capacity: { cpu: "1", memory: "1Gi" } })],
+    pod: pod("p", { containers: [{ name: "app", image: "busybox", resources: { requests: { cpu: "2", memory: "2Gi" } } }] }),
+    want: { message: "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 Insufficient cpu, 2 Insufficient memory. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.." },
+  },
+  {
+    name: "NodeResourcesFit: pod count",
+    nodes: workers(1, { capacity: { pods: 0 } }),
+    pod: pod("p"),
+    want: { message: "0/1 nodes are available: 1 Too many pods. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.." },
+  },
+  {
+    name: "NodeResourcesFit: LeastAllocated prefers the emptier node",
+    nodes: [{ name: "small", capacity: { cpu: "2" } }, { name: "big", capacity: { cpu: "16" } }],
+    pod: pod("p", { containers: [{ name: "app", image: "busybox", resources: { requests: { cpu: "1" } } }] }),
+    want: { node: "big" },
+  },
+];
+
+describe("scheduler filters and scores", () => {
+  it.each(cases)("$name", ({ nodes, pod: p, want }) => {
+    const c = testCluster(nodes);
+    applyAll(c, [p]);
+    const got = c.get("Pod", "default/p");
+    if ("node" in want) {
+      expect(got?.spec.nodeName).toBe(want.node);
+    } else {
+      expect(got?.spec.nodeName).toBeUndefined();
+      expect(got?.status?.conditions?.[0]).toMatchObject({ type: "PodScheduled", status: "False", reason: "Unschedulable", message: want.message });
+      const ev = c.events("default").filter((e) => e.reason === "FailedScheduling");
+      expect(ev.map((e) => [e.type, e.message])).toEqual([["Warning", want.message]]);
+    }
+  });
+
+  it("NodePorts: a second pod asking for the same hostPort goes elsewhere, then fails", () => {
+    const c = testCluster(workers(2));
+    const hp = (n: string) => pod(n, { containers: [{ name: "app", image: "nginx:1.27", ports: [{ containerPort: 80, hostPort: 8080 }] }] });
+    applyAll(c, [hp("a"), hp("b"), hp("c")]);
+    expect(new Set([c.get("Pod", "default/a")?.spec.nodeName, c.get("Pod", "default/b")?.spec.nodeName]).size).toBe(2);
+    expect(c.get("Pod", "default/c")?.status?.conditions?.[0]?.message).toBe("0/2 nodes are available: 2 node(s) didn't have free ports for the requested pod ports. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod..");
+  });
+
+  it("a pending pod is scheduled once a node frees up (uncordon)", () => {
+    const c = testCluster([{ name: "worker-1", unschedulable: true }]);
+    applyAll(c, [pod("p")]);
+    expect(c.get("Pod", "default/p")?.spec.nodeName).toBeUndefined();
+    const n = c.get("Node", "worker-1");
+    c.api.update({ ...n!, spec: { ...n!.spec, unschedulable: false, taints: [] } });
+    c.settle();
+    expect(c.get("Pod", "default/p")?.spec.nodeName).toBe("worker-1");
+  });
+
+  it("a pod bound by nodeName skips the scheduler; the kubelet rejects it when it does not fit (OutOfcpu)", () => {
+    const c = testCluster(workers(1, { capacity: { cpu: "1" } }));
+    applyAll(c, [pod("p", { nodeName: "worker-1", containers: [{ name: "app", image: "busybox", resources: { requests: { cpu: "2" } } }] })]);
+    expect(c.get("Pod", "default/p")?.status).toMatchObject({ phase: "Failed", reason: "OutOfcpu", message: "Pod was rejected: Node didn't have enough resource: cpu" });
+  });
+
+  it("spreads replicas over equal nodes (LeastAllocated + system default topology spreading)", () => {
+    const c = testCluster(workers(3));
+    applyAll(c, [{ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "w" }, spec: { replicas: 6, selector: { matchLabels: { app: "w" } }, template: { metadata: { labels: { app: "w" } }, spec: { containers: [{ name: "w", image: "nginx" }] } } } }]);
+    const per = new Map<string, number>();
+    for (const p of c.list("Pod")) per.set(p.spec.nodeName ?? "", (per.get(p.spec.nodeName ?? "") ?? 0) + 1);
+    expect([...per.values()]).toEqual([2, 2, 2]);
+  });
+
+  it("numFeasibleNodesToFind follows the adaptive percentage (50 - n/125, at least 5%, at least 100 nodes)", () => {
+    expect([50, 99, 100, 1000, 5000, 6000].map(numFeasibleNodesToFind)).toEqual([50, 99, 100, 420, 500, 300]);
+    expect(fitErrorMessage(0, [])).toBe("no nodes available to schedule pods");
+  });
+});
