@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
+import { register as registerGet } from "./commands/get.js";
 import { register as registerIptables } from "./commands/iptables.js";
 import { UsageError, type CliIo } from "./io.js";
 
@@ -18,6 +19,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined })
     .showHelpAfterError(false);
   registerIptables(program, io);
+  registerGet(program, io);
   for (const c of program.commands) {
     c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });
     for (const s of c.commands) s.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });
