@@ -6,11 +6,11 @@
  * Schedules are UTC. Missed schedules while the clock jumps are not back-filled beyond the latest.
  * @see k8s.io/kubernetes/pkg/controller/cronjob/cronjob_controllerv2.go
  */
-import { controllerOf, keyOf } from "../api/meta.js";
+import { keyOf } from "../api/meta.js";
 import type { CronJob, Job } from "../api/types.js";
 import { cronNext, parseCron } from "../cron.js";
 import { EPOCH_MS, clockOf, timestamp } from "../time.js";
-import { event, type Action, type Controller } from "./types.js";
+import { event, ownerKeys, type Action, type Controller } from "./types.js";
 import { jobFinished } from "./job.js";
 import { ownerRef } from "./pods.js";
 
@@ -34,15 +34,7 @@ function jobFor(cj: CronJob, scheduledMs: number): Job {
 /** The controller. */
 export const cronJobController: Controller = {
   name: "cronjob-controller",
-  keysFor(e) {
-    const o = e.object;
-    if (o.kind === "CronJob") return [keyOf(o)];
-    if (o.kind === "Job") {
-      const ref = controllerOf(o);
-      if (ref?.kind === "CronJob") return [`${o.metadata.namespace}/${ref.name}`];
-    }
-    return [];
-  },
+  keysFor: ownerKeys("CronJob", "Job"),
   reconcile(key, view) {
     const cj = view.get("CronJob", key);
     if (!cj || cj.metadata.deletionTimestamp) return [];

@@ -7,11 +7,11 @@
  * NoExecute taint or an affinity change removes it. Cordoned nodes still run daemon pods.
  * @see k8s.io/kubernetes/pkg/controller/daemon/{daemon_controller.go,util/daemonset_util.go}
  */
-import { controllerOf, keyOf } from "../api/meta.js";
+import { keyOf } from "../api/meta.js";
 import type { DaemonSet, Node, Pod, Toleration } from "../api/types.js";
 import { podTemplateHash } from "../names.js";
 import { TAINT, firstUntolerated, nodeAffinityMatches } from "../taints.js";
-import { event, type Action, type Controller } from "./types.js";
+import { event, ownerKeys, type Action, type Controller } from "./types.js";
 import { isPodActive, isPodReady, podFromTemplate } from "./pods.js";
 
 /** The tolerations the controller adds to every daemon pod (`AddOrUpdateDaemonPodTolerations`). */
@@ -60,18 +60,14 @@ function daemonNode(p: Pod): string | undefined {
   return p.spec.nodeName ?? p.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0]?.matchFields?.[0]?.values?.[0];
 }
 
+const ownKeys = ownerKeys("DaemonSet", "Pod");
+
 /** The controller. */
 export const daemonSetController: Controller = {
   name: "daemonset-controller",
   keysFor(e, view) {
-    const o = e.object;
-    if (o.kind === "DaemonSet") return [keyOf(o)];
-    if (o.kind === "Pod") {
-      const ref = controllerOf(o);
-      if (ref?.kind === "DaemonSet") return [`${o.metadata.namespace}/${ref.name}`];
-    }
-    if (o.kind === "Node") return view.list("DaemonSet").map(keyOf);
-    return [];
+    if (e.object.kind === "Node") return view.list("DaemonSet").map(keyOf);
+    return ownKeys(e);
   },
   reconcile(key, view) {
     const ds = view.get("DaemonSet", key);

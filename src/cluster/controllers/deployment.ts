@@ -6,10 +6,10 @@
  * by default), old sets scaled to 0 are kept (revision history).
  * @see k8s.io/kubernetes/pkg/controller/deployment/{sync.go,rolling.go}
  */
-import { controllerOf, keyOf, type LabelSelector } from "../api/meta.js";
+import type { LabelSelector } from "../api/meta.js";
 import type { Deployment, ReplicaSet } from "../api/types.js";
 import { podTemplateHash } from "../names.js";
-import { event, type Action, type Controller } from "./types.js";
+import { event, ownerKeys, type Action, type Controller } from "./types.js";
 import { ownerRef } from "./pods.js";
 
 /** Resolves `25%` or `1` against a replica count (`intstr.GetScaledValueFromIntOrPercent`). */
@@ -60,15 +60,7 @@ function revisionOf(rs: ReplicaSet): number {
 /** The controller. */
 export const deploymentController: Controller = {
   name: "deployment-controller",
-  keysFor(e) {
-    const o = e.object;
-    if (o.kind === "Deployment") return [keyOf(o)];
-    if (o.kind === "ReplicaSet") {
-      const ref = controllerOf(o);
-      if (ref?.kind === "Deployment") return [`${o.metadata.namespace}/${ref.name}`];
-    }
-    return [];
-  },
+  keysFor: ownerKeys("Deployment", "ReplicaSet"),
   reconcile(key, view) {
     const d = view.get("Deployment", key);
     if (!d || d.metadata.deletionTimestamp) return [];

@@ -5,10 +5,9 @@
  * `backoffLimit` ("Job has reached the specified backoff limit").
  * @see k8s.io/kubernetes/pkg/controller/job/job_controller.go
  */
-import { controllerOf, keyOf } from "../api/meta.js";
 import type { Job } from "../api/types.js";
 import { timestamp } from "../time.js";
-import { event, type Action, type Controller } from "./types.js";
+import { event, ownerKeys, type Action, type Controller } from "./types.js";
 import { isPodActive, podFromTemplate } from "./pods.js";
 
 /** Whether a Job has finished (Complete or Failed condition True). */
@@ -20,15 +19,7 @@ export function jobFinished(j: Job): "Complete" | "Failed" | undefined {
 /** The controller. */
 export const jobController: Controller = {
   name: "job-controller",
-  keysFor(e) {
-    const o = e.object;
-    if (o.kind === "Job") return [keyOf(o)];
-    if (o.kind === "Pod") {
-      const ref = controllerOf(o);
-      if (ref?.kind === "Job") return [`${o.metadata.namespace}/${ref.name}`];
-    }
-    return [];
-  },
+  keysFor: ownerKeys("Job", "Pod"),
   reconcile(key, view) {
     const job = view.get("Job", key);
     if (!job || job.metadata.deletionTimestamp || jobFinished(job)) return [];

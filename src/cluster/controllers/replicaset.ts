@@ -5,24 +5,15 @@
  * status. Terminating pods do not count, so a pod stuck Terminating on a dead node is replaced.
  * @see k8s.io/kubernetes/pkg/controller/replicaset/replica_set.go
  */
-import { controllerOf, keyOf, selectorMatches } from "../api/meta.js";
+import { keyOf, selectorMatches } from "../api/meta.js";
 import type { ReplicaSet } from "../api/types.js";
-import { event, type Action, type Controller } from "./types.js";
+import { event, ownerKeys, type Action, type Controller } from "./types.js";
 import { deletionOrder, isPodActive, isPodReady, podFromTemplate } from "./pods.js";
 
 /** The controller. */
 export const replicaSetController: Controller = {
   name: "replicaset-controller",
-  keysFor(e, view) {
-    const o = e.object;
-    if (o.kind === "ReplicaSet") return [keyOf(o)];
-    if (o.kind === "Pod") {
-      const ref = controllerOf(o);
-      if (ref?.kind === "ReplicaSet") return [`${o.metadata.namespace}/${ref.name}`];
-    }
-    void view;
-    return [];
-  },
+  keysFor: ownerKeys("ReplicaSet", "Pod"),
   reconcile(key, view) {
     const rs = view.get("ReplicaSet", key);
     if (!rs || rs.metadata.deletionTimestamp) return [];

@@ -6,7 +6,7 @@
  * events, and keeps the virtual-clock timers. Level-triggered: a reconcile reads the current state,
  * never the change that woke it (k8s workqueue + `syncHandler`).
  */
-import type { KubeObject } from "../api/meta.js";
+import { controllerOf, keyOf, type KubeObject } from "../api/meta.js";
 import type { AnyObject, Kind, ObjectOf } from "../api/types.js";
 import type { NodeInfoCache } from "../node-info.js";
 import type { WatchEvent } from "../store.js";
@@ -74,4 +74,21 @@ export interface Controller {
 /** An event action for `object`. */
 export function event(object: KubeObject, eventType: "Normal" | "Warning", reason: string, message: string, component: string, extra: { host?: string; at?: number } = {}): EventAction {
   return { type: "event", object, eventType, reason, message, component, ...extra };
+}
+
+/**
+ * The keys of a controller of `kind` that owns objects of `childKind`: a change to one of its own
+ * objects wakes that object, a change to a child wakes the child's controller owner (the informer
+ * handlers every workload controller registers).
+ */
+export function ownerKeys(kind: Kind, childKind: Kind): (e: WatchEvent) => string[] {
+  return (e) => {
+    const o = e.object;
+    if (o.kind === kind) return [keyOf(o)];
+    if (o.kind === childKind) {
+      const ref = controllerOf(o);
+      if (ref?.kind === kind) return [`${o.metadata.namespace}/${ref.name}`];
+    }
+    return [];
+  };
 }
