@@ -54,6 +54,13 @@ nodes:
     ].map((s) => (s.startsWith("nodes[1].name") ? `t.yaml:8: ${s}` : s)));
   });
 
+  it("extraAddresses must be address/prefix strings", () => {
+    const text = `${CLUSTER}    extraAddresses: [192.168.99.11/24, nonsense]\n`;
+    const got = problems([["x.yaml", text]]);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatch(/^x\.yaml:8: nodes\[1\]\.extraAddresses\[1\]: /);
+  });
+
   it("manifests are validated as the apiserver does, at the field's line, across files", () => {
     const svc = `apiVersion: v1
 kind: Service

@@ -6,7 +6,7 @@
  * through it, as real components go through the API.
  * @see k8s.io/kubernetes/pkg/registry/core/service/storage/alloc.go
  */
-import { formatIpv4, parseIpv4 } from "../net/addr.js";
+import { formatIpv4, parseIpv4, type Ipv4 } from "../net/addr.js";
 import type { Cidr } from "../net/cidr.js";
 import type { Clock } from "../sim/clock.js";
 import type { Rng } from "../sim/rng.js";
@@ -196,7 +196,7 @@ export class ApiServer {
   private allocateService(svc: Service, keepIp?: string): Service {
     const type = svc.spec.type ?? "ClusterIP";
     let clusterIP = svc.spec.clusterIP;
-    const taken: { ip?: number; ports: number[] } = { ports: [] };
+    const taken: { ip?: Ipv4; ports: number[] } = { ports: [] };
     try {
       if (type !== "ExternalName" && clusterIP !== "None") {
         if (keepIp !== undefined && (clusterIP === undefined || clusterIP === "" || clusterIP === keepIp)) {
@@ -236,7 +236,7 @@ export class ApiServer {
       };
       return { ...svc, spec };
     } catch (e) {
-      if (taken.ip !== undefined) this.serviceIps.release(taken.ip as never);
+      if (taken.ip !== undefined) this.serviceIps.release(taken.ip);
       for (const p of taken.ports) this.nodePorts.release(p);
       throw e;
     }

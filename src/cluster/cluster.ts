@@ -8,7 +8,7 @@
  */
 import { hostLocal, HostLocalStore } from "../cni/host-local.js";
 import { podNetwork, type PodNetwork } from "../cni/contract.js";
-import type { Cidr } from "../net/cidr.js";
+import { parseCidr, type Cidr } from "../net/cidr.js";
 import { createClock, type Clock } from "../sim/clock.js";
 import { createRng, type Rng } from "../sim/rng.js";
 import { keyOf } from "./api/meta.js";
@@ -128,8 +128,8 @@ export class Cluster {
     const memory = spec.capacity?.memory ?? "8Gi";
     const pods = String(spec.capacity?.pods ?? 110);
     if (spec.podCIDR && this.nodeCidrs) {
-      const c = spec.podCIDR.split("/");
-      this.nodeCidrs.occupy({ addr: ipToNum(c[0] ?? ""), len: Number(c[1]) } as Cidr);
+      const c = parseCidr(spec.podCIDR);
+      if (c.ok) this.nodeCidrs.occupy(c.value);
     }
     const node = this.api.create<Node>({
       apiVersion: "v1",
@@ -192,10 +192,6 @@ export class Cluster {
   static key(o: AnyObject): string {
     return keyOf(o);
   }
-}
-
-function ipToNum(text: string): number {
-  return text.split(".").reduce((n, o) => n * 256 + Number(o), 0) >>> 0;
 }
 
 /** host-local over the node's podCIDR (what the flannel delegate configures), without devices. */

@@ -10,7 +10,7 @@
  */
 import { controllerOf, keyOf } from "./api/meta.js";
 import { ApiError, RESOURCE } from "./api/resource.js";
-import type { Kind, Pod } from "./api/types.js";
+import type { Deployment, Kind, Pod, ReplicaSet } from "./api/types.js";
 import type { Cluster } from "./cluster.js";
 import { isPodActive } from "./controllers/pods.js";
 
@@ -94,9 +94,9 @@ export function scale(c: Cluster, kindName: string, key: string, replicas: numbe
   const kind = SCALABLE[kindName.toLowerCase()];
   if (!kind) throw new OperationError(`cannot scale ${kindName}: only deployments and replicasets can be scaled`);
   if (!Number.isInteger(replicas) || replicas < 0) throw new OperationError(`The ${kind} "${key.split("/").pop() ?? key}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`);
-  const o = c.get(kind, key) as { spec: { replicas?: number } } | undefined;
+  const o = kind === "Deployment" ? c.get("Deployment", key) : c.get("ReplicaSet", key);
   if (!o) throw new OperationError(`${RESOURCE[kind]} "${key.split("/").pop() ?? key}" not found`);
-  c.api.update({ ...(o as never as object), spec: { ...o.spec, replicas } } as never);
+  c.api.update<Deployment | ReplicaSet>({ ...o, spec: { ...o.spec, replicas } } as Deployment | ReplicaSet);
   return [`${RESOURCE[kind]}/${key.split("/").pop() ?? key} scaled`];
 }
 

@@ -7,7 +7,7 @@
  * order), settle, then run the Scenario steps, settling after each.
  */
 import { formatIpv4, ipv4, parseIpv4 } from "../net/addr.js";
-import { cidrContains, cidrOverlaps, formatCidr, parseCidr, type Cidr } from "../net/cidr.js";
+import { cidrContains, cidrOverlaps, formatCidr, parseCidr, parseIfAddr, type Cidr } from "../net/cidr.js";
 import { ApiError } from "../cluster/api/resource.js";
 import { KINDS, isNamespaced, type AnyObject, type Kind, type Taint } from "../cluster/api/types.js";
 import { dns1123Subdomain } from "../cluster/api/names.js";
@@ -54,11 +54,11 @@ type Rec = Record<string, unknown>;
 const rec = (v: unknown): Rec => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : {});
 
 function cidrField(d: SourcedDoc, path: string, text: unknown, dflt: string, issues: Issue[]): Cidr {
-  const t = typeof text === "string" ? text : dflt;
-  const r = parseCidr(t);
+  const r = parseCidr(typeof text === "string" ? text : dflt);
   if (r.ok) return r.value;
   issues.push(issueAt(d, path, r.error));
-  return parseCidr(dflt).ok ? (parseCidr(dflt) as { value: Cidr }).value : { addr: ipv4(0), len: 0 };
+  // Keep checking the rest of the document; the build stops on the issue anyway.
+  return { addr: ipv4(0), len: 0 };
 }
 
 function oneOf<T extends string>(d: SourcedDoc, path: string, v: unknown, allowed: readonly T[], dflt: T, issues: Issue[]): T {
@@ -158,7 +158,8 @@ export function resolveCluster(d: SourcedDoc, issues: Issue[]): { name: string; 
     }
     const cap = rec(n["capacity"]);
     (n["extraAddresses"] as unknown[] | undefined)?.forEach((x, j) => {
-      if (typeof x === "string" && !parseCidr(x.replace(/^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/, (_m, a: string, l: string) => `${a}/${l}`)).ok && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(x)) issues.push(issueAt(d, `nodes[${i}].extraAddresses[${j}]`, `"${x}" is not an address/prefix`));
+      const r = typeof x === "string" ? parseIfAddr(x) : undefined;
+      if (!r?.ok) issues.push(issueAt(d, `nodes[${i}].extraAddresses[${j}]`, r ? r.error : `must be a string like 192.168.99.11/24, got ${JSON.stringify(x)}`));
     });
     return {
       name,

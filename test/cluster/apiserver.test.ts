@@ -127,6 +127,8 @@ describe("node CIDRs (range allocator)", () => {
 
 describe("validation with the apiserver's messages", () => {
   const cases: { name: string; obj: unknown; want: string }[] = [
+    // Defaulting runs before validation (SetDefaults_Service sets targetPort = port), so the
+    // out-of-range port is reported twice, for port and for the defaulted targetPort.
     { name: "port out of range", obj: service("web", { selector: { app: "w" }, ports: [{ port: 70000 }] }), want: 'The Service "web" is invalid: \n* spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive\n* spec.ports[0].targetPort: Invalid value: 70000: must be between 1 and 65535, inclusive' },
     { name: "Service name must be a DNS-1035 label", obj: service("1web", { selector: { app: "w" }, ports: [{ port: 80 }] }), want: "The Service \"1web\" is invalid: metadata.name: Invalid value: \"1web\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')" },
     { name: "multi-port Services need names", obj: service("web", { selector: { app: "w" }, ports: [{ port: 80 }, { port: 443 }] }), want: 'The Service "web" is invalid: \n* spec.ports[0].name: Required value\n* spec.ports[1].name: Required value' },

@@ -18,7 +18,7 @@ import { TAINT, toleratesTaint } from "../taints.js";
 import { clockOf, timestamp } from "../time.js";
 import { event, type Action, type Controller } from "./types.js";
 
-/** `--node-monitor-grace-period` default (v1.32+). */
+/** `--node-monitor-grace-period` default: 50 s since v1.32 (kubernetes/kubernetes#126287; 40 s before). */
 export const NODE_MONITOR_GRACE_MS = 50_000;
 
 function readyCondition(n: Node): NodeCondition | undefined {
