@@ -1,0 +1,216 @@
+/**
+ * @module kube-proxy/service-ports
+ * What kube-proxy's change trackers make of Services and EndpointSlices (kube-proxy.md §4.8,
+ * §4.12): one `ServicePortInfo` per Service port of the proxier's family (IPv4), with addresses
+ * parsed leniently, and per service port the endpoints de-duplicated by `IP:port` (the local copy
+ * wins) and sorted by that string; then `categorizeEndpoints`, the split into the endpoints that
+ * Cluster and Local traffic policy use.
+ * @see k8s.io/kubernetes/pkg/proxy/{serviceport.go,endpointslicecache.go,topology.go}
+ */
+import type { EndpointSlice, Service } from "../cluster/api/types.js";
+import { endpointChain, servicePortChains, type ServicePortChains } from "./names.js";
+
+/** One service port as the proxier sees it. */
+export interface ServicePortInfo {
+  /** `ns/name` or `ns/name:port` (ServicePortName.String()). */
+  readonly name: string;
+  readonly namespacedName: string;
+  readonly portName: string;
+  /** Lower-case protocol: tcp, udp, sctp. */
+  readonly protocol: string;
+  readonly clusterIP: string;
+  readonly port: number;
+  readonly nodePort: number;
+  readonly externalIPs: readonly string[];
+  readonly loadBalancerVIPs: readonly string[];
+  readonly loadBalancerSourceRanges: readonly string[];
+  readonly healthCheckNodePort: number;
+  /** ClientIP affinity timeout, or 0 without affinity. */
+  readonly stickySeconds: number;
+  readonly externallyAccessible: boolean;
+  readonly externalPolicyLocal: boolean;
+  readonly internalPolicyLocal: boolean;
+  readonly chains: ServicePortChains;
+}
+
+/** One endpoint of a service port. */
+export interface EndpointInfo {
+  readonly ip: string;
+  readonly port: number;
+  /** `IP:port`. */
+  readonly key: string;
+  readonly local: boolean;
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+  readonly chain: string;
+  readonly nodeName?: string;
+}
+
+/**
+ * Go's `netutils.ParseIPSloppy` for IPv4: leading zeros read as decimal (`172.30.0.041` →
+ * `172.30.0.41`, TestBadIPs). Undefined when not an IPv4 address.
+ */
+export function parseIpv4Sloppy(text: string): string | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined;
+  return parts.map((p) => String(Number(p))).join(".");
+}
+
+/** A CIDR as Go's `ParseCIDRSloppy` returns it: the network address and prefix (`1.2.3.4/28` → `1.2.3.0/28`). */
+export function parseCidrSloppy(text: string): string | undefined {
+  const [a = "", l = "", ...rest] = text.trim().split("/");
+  const ip = parseIpv4Sloppy(a);
+  if (!ip || rest.length > 0 || !/^\d{1,2}$/.test(l) || Number(l) > 32) return undefined;
+  const len = Number(l);
+  const n = ip.split(".").reduce((v, o) => v * 256 + Number(o), 0);
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  const net = (n & mask) >>> 0;
+  return `${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join(".")}/${len}`;
+}
+
+/** The IPv4 service ports of the Services kube-proxy would program (headless and ExternalName skipped). */
+export function servicePorts(services: readonly Service[]): ServicePortInfo[] {
+  const out: ServicePortInfo[] = [];
+  for (const svc of services) {
+    const s = svc.spec;
+    if (s.type === "ExternalName" || !s.clusterIP || s.clusterIP === "None") continue;
+    const clusterIP = parseIpv4Sloppy(s.clusterIP);
+    if (!clusterIP) continue;
+    const type = s.type ?? "ClusterIP";
+    const externalIPs = (s.externalIPs ?? []).map(parseIpv4Sloppy).filter((x): x is string => x !== undefined);
+    const lbVIPs = (svc.status?.loadBalancer?.ingress ?? [])
+      .filter((i) => i.ip && i.ipMode !== "Proxy")
+      .map((i) => parseIpv4Sloppy(i.ip as string))
+      .filter((x): x is string => x !== undefined);
+    const ranges = (s.loadBalancerSourceRanges ?? []).map(parseCidrSloppy).filter((x): x is string => x !== undefined);
+    const externallyAccessible = type === "NodePort" || type === "LoadBalancer" || (type === "ClusterIP" && externalIPs.length > 0);
+    const externalPolicyLocal = externallyAccessible && s.externalTrafficPolicy === "Local";
+    const needsHealthCheck = type === "LoadBalancer" && s.externalTrafficPolicy === "Local";
+    const ns = svc.metadata.namespace ?? "default";
+    const nsn = `${ns}/${svc.metadata.name}`;
+    for (const p of s.ports ?? []) {
+      const portName = p.name ?? "";
+      const name = portName ? `${nsn}:${portName}` : nsn;
+      const protocol = (p.protocol ?? "TCP").toLowerCase();
+      out.push({
+        name,
+        namespacedName: nsn,
+        portName,
+        protocol,
+        clusterIP,
+        port: p.port,
+        nodePort: p.nodePort ?? 0,
+        externalIPs,
+        loadBalancerVIPs: lbVIPs,
+        loadBalancerSourceRanges: ranges,
+        healthCheckNodePort: needsHealthCheck ? (s.healthCheckNodePort ?? 0) : 0,
+        stickySeconds: s.sessionAffinity === "ClientIP" ? (s.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800) : 0,
+        externallyAccessible,
+        externalPolicyLocal,
+        internalPolicyLocal: s.internalTrafficPolicy === "Local",
+        chains: servicePortChains(name, protocol),
+      });
+    }
+  }
+  return out;
+}
+
+/** The endpoints of each service port (keyed by `ServicePortInfo.name` + protocol) on `nodeName`. */
+export function endpointsByServicePort(slices: readonly EndpointSlice[], nodeName: string): Map<string, EndpointInfo[]> {
+  const sets = new Map<string, Map<string, EndpointInfo>>();
+  for (const sl of slices) {
+    if (sl.addressType !== "IPv4") continue;
+    const svcName = sl.metadata.labels?.["kubernetes.io/service-name"];
+    if (!svcName) continue;
+    const nsn = `${sl.metadata.namespace ?? "default"}/${svcName}`;
+    for (const port of sl.ports ?? []) {
+      if (port.port === undefined) continue;
+      const portName = port.name ?? "";
+      const spn = portName ? `${nsn}:${portName}` : nsn;
+      const protocol = (port.protocol ?? "TCP").toLowerCase();
+      const key = `${spn}|${protocol}`;
+      let set = sets.get(key);
+      if (!set) {
+        set = new Map();
+        sets.set(key, set);
+      }
+      for (const ep of sl.endpoints) {
+        const ip = ep.addresses[0] !== undefined ? parseIpv4Sloppy(ep.addresses[0]) : undefined;
+        if (!ip) continue;
+        const local = ep.nodeName !== undefined && ep.nodeName === nodeName;
+        const epKey = `${ip}:${port.port}`;
+        if (set.has(epKey) && !local) continue;
+        const ready = ep.conditions?.ready ?? true;
+        set.set(epKey, {
+          ip,
+          port: port.port,
+          key: epKey,
+          local,
+          ready,
+          serving: ep.conditions?.serving ?? true,
+          terminating: ep.conditions?.terminating ?? false,
+          chain: endpointChain(spn, protocol, epKey),
+          ...(ep.nodeName !== undefined ? { nodeName: ep.nodeName } : {}),
+        });
+      }
+    }
+  }
+  const out = new Map<string, EndpointInfo[]>();
+  for (const [k, set] of sets) out.set(k, [...set.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)));
+  return out;
+}
+
+/** The key `endpointsByServicePort` uses for a service port. */
+export function servicePortKey(sp: ServicePortInfo): string {
+  return `${sp.name}|${sp.protocol}`;
+}
+
+/** The result of `CategorizeEndpoints`. */
+export interface Categorized {
+  readonly cluster: readonly EndpointInfo[];
+  readonly local: readonly EndpointInfo[];
+  /** The union, sorted by `IP:port` (kube-proxy builds it from a map; podwire sorts it). */
+  readonly reachable: readonly EndpointInfo[];
+  readonly hasAny: boolean;
+}
+
+/** Whether a service port uses the Cluster list (`UsesClusterEndpoints`). */
+export function usesClusterEndpoints(sp: ServicePortInfo): boolean {
+  return !sp.internalPolicyLocal || sp.externallyAccessible;
+}
+
+/** Whether a service port uses the Local list (`UsesLocalEndpoints`). */
+export function usesLocalEndpoints(sp: ServicePortInfo): boolean {
+  return sp.internalPolicyLocal || (sp.externalPolicyLocal && sp.externallyAccessible);
+}
+
+/** `proxy.CategorizeEndpoints` without topology hints (podwire models no hints). */
+export function categorizeEndpoints(eps: readonly EndpointInfo[], sp: ServicePortInfo): Categorized {
+  let cluster: EndpointInfo[] = [];
+  let hasAny = false;
+  if (usesClusterEndpoints(sp)) {
+    cluster = eps.filter((e) => e.ready);
+    if (cluster.length === 0) cluster = eps.filter((e) => e.serving && e.terminating);
+    if (cluster.length > 0) hasAny = true;
+  }
+  if (!usesLocalEndpoints(sp)) return { cluster, local: [], reachable: cluster, hasAny };
+  let localReady = false;
+  let localServingTerminating = false;
+  for (const e of eps) {
+    if (e.ready) {
+      hasAny = true;
+      if (e.local) localReady = true;
+    } else if (e.serving && e.terminating) {
+      hasAny = true;
+      if (e.local) localServingTerminating = true;
+    }
+  }
+  const local = localReady ? eps.filter((e) => e.local && e.ready) : localServingTerminating ? eps.filter((e) => e.local && e.serving && e.terminating) : [];
+  if (!usesClusterEndpoints(sp)) return { cluster, local, reachable: local, hasAny };
+  if (local.length === 0) return { cluster, local, reachable: cluster, hasAny };
+  const union = new Map<string, EndpointInfo>();
+  for (const e of [...cluster, ...local]) union.set(e.key, e);
+  const reachable = [...union.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return { cluster, local, reachable, hasAny };
+}
