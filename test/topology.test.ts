@@ -31,7 +31,7 @@ nodes:
 describe("topology problems are reported as file:line: path: message, all together", () => {
   it("unknown fields in the Cluster document, with their path", () => {
     expect(problems([["c.yaml", CLUSTER.replace("  podSubnet", "  podSubnt: x\n  podSubnet")]])).toEqual([
-      'c.yaml:4: networking.podSubnt: unknown field "podSubnt" (known: cni, bridge, flannel, podSubnet, nodeCidrMaskSize, serviceSubnet, nodePortRange, underlay, loadBalancer, kubeProxy, seed)',
+      'c.yaml:4: networking.podSubnt: unknown field "podSubnt" (known: cni, bridge, flannel, podSubnet, nodeCidrMaskSize, serviceSubnet, nodePortRange, underlay, bridgePlugin, loadBalancer, kubeProxy, seed)',
     ]);
   });
 

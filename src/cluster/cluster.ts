@@ -18,6 +18,7 @@ import { LoadBalancerPool } from "./allocators/lb-pool.js";
 import { NodeCidrAllocator } from "./allocators/node-cidr.js";
 import type { PortRange } from "./allocators/node-port.js";
 import { cronJobController } from "./controllers/cronjob.js";
+import type { Controller } from "./controllers/types.js";
 import { daemonSetController } from "./controllers/daemonset.js";
 import { deploymentController } from "./controllers/deployment.js";
 import { endpointSliceController } from "./controllers/endpointslice.js";
@@ -48,6 +49,8 @@ export interface ClusterConfig {
    * replaces it with the bridge and flannel plugins.
    */
   readonly network?: (node: Node, cluster: Cluster) => PodNetwork | undefined;
+  /** Node agents that act through the API (flanneld's Node annotations), run after node IPAM. */
+  readonly agents?: readonly Controller[];
 }
 
 /** A node as the topology declares it. */
@@ -94,6 +97,7 @@ export class Cluster {
     this.kubelets = new Kubelets(this.rngs.kubelet);
     const controllers = [
       nodeIpamController(this.nodeCidrs),
+      ...(config.agents ?? []),
       this.kubelets.controller(),
       nodeLifecycleController,
       taintEvictionController,

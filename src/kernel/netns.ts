@@ -40,10 +40,10 @@ export interface NsHost {
 
 /** `ip link add` specifications. */
 export type LinkSpec =
-  | { readonly kind: "veth"; readonly name: string; readonly peer: string; readonly peerNs?: string; readonly mac?: Mac; readonly peerMac?: Mac; readonly mtu?: number }
-  | { readonly kind: "bridge"; readonly name: string; readonly mac?: Mac; readonly mtu?: number }
-  | { readonly kind: "vxlan"; readonly name: string; readonly vni: number; readonly local?: Ipv4; readonly dev?: string; readonly dstport?: number; readonly learning?: boolean; readonly mac?: Mac; readonly mtu?: number }
-  | { readonly kind: "nic"; readonly name: string; readonly segment: string; readonly mac?: Mac; readonly mtu?: number };
+  | { readonly kind: "veth"; readonly name: string; readonly peer: string; readonly peerNs?: string; readonly mac?: Mac; readonly peerMac?: Mac; readonly mtu?: number; readonly txqlen?: number }
+  | { readonly kind: "bridge"; readonly name: string; readonly mac?: Mac; readonly mtu?: number; readonly txqlen?: number }
+  | { readonly kind: "vxlan"; readonly name: string; readonly vni: number; readonly local?: Ipv4; readonly dev?: string; readonly dstport?: number; readonly learning?: boolean; readonly mac?: Mac; readonly mtu?: number; readonly txqlen?: number }
+  | { readonly kind: "nic"; readonly name: string; readonly segment: string; readonly mac?: Mac; readonly mtu?: number; readonly txqlen?: number };
 
 /** `ip route add` specification. */
 export interface RouteSpec {
@@ -89,7 +89,7 @@ export class NetNs {
     readonly name: string,
     private readonly host: NsHost,
   ) {
-    this.register({ kind: "loopback", name: "lo", ifindex: 0, mac: MAC_ZERO, mtu: 65536, up: false, hairpin: false, learning: true });
+    this.register({ kind: "loopback", name: "lo", ifindex: 0, mac: MAC_ZERO, mtu: 65536, txqlen: 1000, up: false, hairpin: false, learning: true });
   }
 
   // ---- links ------------------------------------------------------------------------------
@@ -116,7 +116,8 @@ export class NetNs {
 
   /** `ip link add NAME type veth|bridge|vxlan …` (a `nic` joins an underlay segment). */
   linkAdd(spec: LinkSpec): Device {
-    const base = { ifindex: 0, up: false, hairpin: false, learning: true };
+    // `ip link add` leaves the kernel's default queue length (1000); netlink callers may set 0.
+    const base = { ifindex: 0, up: false, hairpin: false, learning: true, txqlen: spec.txqlen ?? 1000 };
     switch (spec.kind) {
       case "veth": {
         const peerNs = spec.peerNs === undefined ? this : this.host.peer(spec.peerNs);
@@ -411,6 +412,20 @@ export class NetNs {
     if (!ok) throw new KernelError(`RTNETLINK answers: File exists`);
   }
 
+  /** `ip route replace …`: the route with the same destination and metric is replaced (or added). */
+  routeReplace(spec: RouteSpec): void {
+    const table = spec.table === "local" ? this.local : this.main;
+    const metric = spec.metric ?? 0;
+    const old = table.list().filter((r) => r.dst.addr === spec.dst.addr && r.dst.len === spec.dst.len && r.metric === metric);
+    table.remove((r) => old.includes(r));
+    try {
+      this.routeAdd(spec);
+    } catch (e) {
+      for (const r of old) table.add(r);
+      throw e;
+    }
+  }
+
   /** `ip route del DST [via GW] [dev DEV]`. */
   routeDel(dst: Cidr, match: { readonly via?: Ipv4; readonly dev?: string } = {}): void {
     const n = this.main.remove((r) => r.dst.addr === dst.addr && r.dst.len === dst.len && (match.via === undefined || r.via === match.via) && (match.dev === undefined || r.dev === match.dev));
@@ -447,6 +462,25 @@ export class NetNs {
     }
     if (d.master === undefined) throw new KernelError(`Error: ${dev} is not a bridge port`);
     (this.fdbs.get(d.master) as Fdb).addStatic(mac, dev, this.host.now());
+  }
+
+  /** `bridge fdb replace MAC dev VXLAN dst IP self permanent` (flanneld's per-remote entry). */
+  bridgeFdbReplace(mac: Mac, dev: string, dst: Ipv4): void {
+    const d = this.dev(dev);
+    if (d.kind !== "vxlan") throw new KernelError(`Error: ${dev} is not a vxlan device`);
+    const i = d.fdb.findIndex((e) => e.mac === mac);
+    const entry = { mac, dst, learned: false, updatedAt: this.host.now() };
+    if (i >= 0) d.fdb.splice(i, 1, entry);
+    else d.fdb.push(entry);
+  }
+
+  /** `bridge fdb del MAC dev VXLAN`. */
+  bridgeFdbDel(mac: Mac, dev: string): void {
+    const d = this.dev(dev);
+    if (d.kind !== "vxlan") throw new KernelError(`Error: ${dev} is not a vxlan device`);
+    const i = d.fdb.findIndex((e) => e.mac === mac);
+    if (i < 0) throw new KernelError(`RTNETLINK answers: No such file or directory`);
+    d.fdb.splice(i, 1);
   }
 
   // ---- sysctls ----------------------------------------------------------------------------

@@ -103,6 +103,14 @@ export class Network implements NsHost {
     return ns;
   }
 
+  /** `ip netns del NAME`: its devices go, and with them the far ends of its veths. */
+  netnsDel(name: string): void {
+    const ns = this.ns(name);
+    for (const d of [...ns.devices.values()]) if (d.kind === "veth" && d.peerNs !== name) ns.linkDel(d.name);
+    this.namespaces.delete(name);
+    for (const s of this.segments.values()) s.nics.splice(0, s.nics.length, ...s.nics.filter((n) => n.ns !== name));
+  }
+
   /** A namespace by name, or throws `Cannot open network namespace "X"`. */
   ns(name: string): NetNs {
     const ns = this.namespaces.get(name);

@@ -14,6 +14,8 @@ interface DeviceBase {
   readonly ifindex: number;
   mac: Mac;
   mtu: number;
+  /** `txqueuelen`; 0 prints no `qlen` (devices netlink creates with TxQLen 0: CNI veths, flannel.1). */
+  readonly txqlen: number;
   /** Administrative state (`ip link set … up`, IFF_UP). */
   up: boolean;
   /** The bridge this device is a port of (`ip link set … master`). */

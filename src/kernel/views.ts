@@ -54,7 +54,7 @@ export function operState(ns: NetNs, d: Device): "UP" | "DOWN" | "UNKNOWN" | "LO
 function header(ns: NetNs, d: Device, mode: boolean): string {
   const qdisc = d.up ? "noqueue" : "noop";
   const master = d.master !== undefined ? ` master ${d.master}` : "";
-  return `${d.ifindex}: ${linkName(ns, d)}: ${flags(ns, d)} mtu ${d.mtu} qdisc ${qdisc}${master} state ${operState(ns, d)}${mode ? " mode DEFAULT" : ""} group default qlen 1000`;
+  return `${d.ifindex}: ${linkName(ns, d)}: ${flags(ns, d)} mtu ${d.mtu} qdisc ${qdisc}${master} state ${operState(ns, d)}${mode ? " mode DEFAULT" : ""} group default ${d.txqlen > 0 ? `qlen ${d.txqlen}` : ""}`;
 }
 
 function linkLine(ns: NetNs, d: Device): string {

@@ -1,7 +1,7 @@
 /**
  * @module netfilter/iptables-restore
  * Parses iptables-restore input (and iptables-save output, which is valid input): `*table`,
- * `:CHAIN POLICY [packets:bytes]`, `-A/-I/-N/-X/-F/-P` lines, `[p:b]` counter prefixes, and
+ * `:CHAIN POLICY [packets:bytes]`, `-A/-I/-D/-N/-X/-F/-P` lines, `[p:b]` counter prefixes, and
  * `COMMIT`. Like the real tool it works table by table and refuses the whole input on the first
  * problem, naming the line (k8s `utiliptables.ParseError` style).
  *
@@ -11,6 +11,7 @@
 import type { Chain, Rule, Ruleset, Table, TableName } from "./model.js";
 import { BUILTIN_CHAINS, TABLE_ORDER, isTableName } from "./model.js";
 import { parseRuleArgs } from "./rule-parse.js";
+import { formatRuleSpec } from "./iptables-save.js";
 import { tokenize } from "./text.js";
 
 /** A problem in the input, with its 1-based line number. */
@@ -142,6 +143,24 @@ function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: rea
       chain.rules.splice(pos, 0, rule);
       return undefined;
     }
+    case "-D":
+    case "--delete": {
+      // By number or by rule specification (the first rule that prints the same), as iptables -D.
+      if (!chain) return `chain "${chainName ?? ""}" does not exist in table ${table}`;
+      if (rest.length === 1 && /^\d+$/.test(rest[0] ?? "")) {
+        const n = Number(rest[0]);
+        if (n < 1 || n > chain.rules.length) return `Index of deletion too big`;
+        chain.rules.splice(n - 1, 1);
+        return undefined;
+      }
+      const rule = parseRuleArgs(rest, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
+      if (typeof rule === "string") return rule;
+      const spec = formatRuleSpec(rule);
+      const i = chain.rules.findIndex((r) => formatRuleSpec(r) === spec);
+      if (i < 0) return `Bad rule (does a matching rule exist in that chain?)`;
+      chain.rules.splice(i, 1);
+      return undefined;
+    }
     case "-N":
     case "--new-chain":
       if (chains.has(chainName ?? "")) return `chain "${chainName ?? ""}" already exists`;
@@ -160,7 +179,7 @@ function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: rea
       chain.policy = rest[0];
       return undefined;
     default:
-      return `unknown command "${cmd ?? ""}" (expected -A, -I, -N, -X, -F or -P)`;
+      return `unknown command "${cmd ?? ""}" (expected -A, -I, -D, -N, -X, -F or -P)`;
   }
 }
 

@@ -17,6 +17,9 @@ import { DEFAULTS, DEFAULT_CLUSTER } from "./defaults.js";
 import { TopologyError, issueAt, sortIssues, type Issue, type SourcedDoc, type TopologyDocs } from "./load.js";
 import { CLUSTER_SHAPE, checkShape, type FieldProblem } from "./schema.js";
 import { runScenario, type StepRecord } from "./scenario.js";
+import { Dataplane } from "../node/dataplane.js";
+import type { BridgePluginSettings, KubeProxySettings } from "../node/config.js";
+import { createClock } from "../sim/clock.js";
 
 /** A machine outside the cluster on the underlay. */
 export interface HostSpec {
@@ -33,9 +36,10 @@ export interface Networking {
   readonly nodeCidrMaskSize: number;
   readonly serviceSubnet: Cidr;
   readonly nodePortRange: string;
-  readonly underlay: { readonly subnet: Cidr; readonly mtu: number };
+  readonly underlay: { readonly subnet: Cidr; readonly mtu: number; readonly gateway: string };
   readonly loadBalancerPool?: Cidr;
-  readonly kubeProxy: Readonly<Record<string, unknown>>;
+  readonly kubeProxy: KubeProxySettings;
+  readonly bridgePlugin: BridgePluginSettings;
   readonly seed: number;
 }
 
@@ -43,6 +47,8 @@ export interface Networking {
 export interface Topology {
   readonly name: string;
   readonly cluster: Cluster;
+  /** The nodes' and external hosts' emulated kernels and the agents that configure them. */
+  readonly dataplane: Dataplane;
   readonly networking: Networking;
   readonly nodes: readonly (NodeSpec & { readonly extraAddresses: readonly string[]; readonly sysctls: Readonly<Record<string, string | number>> })[];
   readonly hosts: readonly HostSpec[];
@@ -95,6 +101,14 @@ export function resolveCluster(d: SourcedDoc, issues: Issue[]): { name: string; 
     }
   }
   const seed = typeof net["seed"] === "number" ? (net["seed"] as number) : DEFAULTS.seed;
+  const kubeProxy = resolveKubeProxy(d, rec(net["kubeProxy"]), issues);
+  const bp = rec(net["bridgePlugin"]);
+  const gwText = typeof under["gateway"] === "string" ? (under["gateway"] as string) : formatIpv4(ipv4(underlay.addr + DEFAULTS.underlayGatewayHost));
+  const gw = parseIpv4(gwText);
+  if (!gw.ok) issues.push(issueAt(d, "networking.underlay.gateway", gw.error));
+  else if (!cidrContains(underlay, gw.value)) issues.push(issueAt(d, "networking.underlay.gateway", `${gwText} is not in networking.underlay.subnet ${formatCidr(underlay)}`));
+  const mtu = (under["mtu"] as number | undefined) ?? DEFAULTS.underlayMtu;
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) issues.push(issueAt(d, "networking.underlay.mtu", `must be an integer from 68 to 65535, got ${String(mtu)}`));
   const networking: Networking = {
     cni,
     bridge: typeof net["bridge"] === "string" ? (net["bridge"] as string) : cni === "docker0" ? DEFAULTS.dockerBridge : DEFAULTS.bridge,
@@ -103,9 +117,14 @@ export function resolveCluster(d: SourcedDoc, issues: Issue[]): { name: string; 
     nodeCidrMaskSize: mask,
     serviceSubnet,
     nodePortRange: range,
-    underlay: { subnet: underlay, mtu: (under["mtu"] as number | undefined) ?? DEFAULTS.underlayMtu },
+    underlay: { subnet: underlay, mtu, gateway: gwText },
     ...(pool ? { loadBalancerPool: pool } : {}),
-    kubeProxy: rec(net["kubeProxy"]),
+    kubeProxy,
+    bridgePlugin: {
+      ipMasq: (bp["ipMasq"] as boolean | undefined) ?? DEFAULTS.bridgePlugin.ipMasq,
+      hairpinMode: (bp["hairpinMode"] as boolean | undefined) ?? DEFAULTS.bridgePlugin.hairpinMode,
+      isDefaultGateway: (bp["isDefaultGateway"] as boolean | undefined) ?? DEFAULTS.bridgePlugin.isDefaultGateway,
+    },
     seed,
   };
   const used = new Map<number, string>();
@@ -182,6 +201,41 @@ export function resolveCluster(d: SourcedDoc, issues: Issue[]): { name: string; 
   return { name, networking, nodes, hosts };
 }
 
+/** The `kubeProxy` section, checked (KubeProxyConfiguration field names). */
+function resolveKubeProxy(d: SourcedDoc, kp: Rec, issues: Issue[]): KubeProxySettings {
+  const at = (f: string): string => `networking.kubeProxy.${f}`;
+  if (kp["mode"] !== undefined && kp["mode"] !== "iptables") issues.push(issueAt(d, at("mode"), `Unsupported value: ${JSON.stringify(kp["mode"])}: supported values: "iptables"`));
+  const clusterCIDR = kp["clusterCIDR"] as string | undefined;
+  if (clusterCIDR !== undefined && clusterCIDR !== "") {
+    const c = parseCidr(clusterCIDR);
+    if (!c.ok) issues.push(issueAt(d, at("clusterCIDR"), c.error));
+  }
+  const mode = oneOf(d, at("detectLocalMode"), kp["detectLocalMode"], ["ClusterCIDR", "NodeCIDR", "BridgeInterface", "InterfaceNamePrefix"], DEFAULTS.detectLocalMode, issues);
+  const npa = (kp["nodePortAddresses"] as string[] | undefined) ?? [];
+  npa.forEach((c, i) => {
+    if (c === "primary") return;
+    const r = parseCidr(c);
+    if (!r.ok) issues.push(issueAt(d, `${at("nodePortAddresses")}[${i}]`, `${r.error} (a CIDR, or "primary")`));
+  });
+  const ipt = rec(kp["iptables"]);
+  const bit = (ipt["masqueradeBit"] as number | undefined) ?? DEFAULTS.masqueradeBit;
+  if (!Number.isInteger(bit) || bit < 0 || bit > 31) issues.push(issueAt(d, at("iptables.masqueradeBit"), `must be within the range [0, 31], got ${String(bit)}`));
+  const det = rec(kp["detectLocal"]);
+  return {
+    ...(clusterCIDR !== undefined ? { clusterCIDR } : {}),
+    detectLocalMode: mode,
+    detectLocal: {
+      ...(typeof det["bridgeInterface"] === "string" ? { bridgeInterface: det["bridgeInterface"] as string } : {}),
+      ...(typeof det["interfaceNamePrefix"] === "string" ? { interfaceNamePrefix: det["interfaceNamePrefix"] as string } : {}),
+    },
+    nodePortAddresses: npa,
+    masqueradeAll: (ipt["masqueradeAll"] as boolean | undefined) ?? DEFAULTS.masqueradeAll,
+    masqueradeBit: bit,
+    localhostNodePorts: (ipt["localhostNodePorts"] as boolean | undefined) ?? DEFAULTS.localhostNodePorts,
+    nfacct: (kp["nfacct"] as boolean | undefined) ?? DEFAULTS.nfacct,
+  };
+}
+
 /** The field path an apiserver error names (`spec.ports[0].port: …`), if any. */
 function errorPath(cause: string): string {
   const m = /^([A-Za-z][\w.[\]]*?): /.exec(cause);
@@ -205,7 +259,12 @@ export function buildTopology(docs: TopologyDocs): Topology {
   if (issues.length > 0) throw new TopologyError(sortIssues(issues));
   const { networking } = resolved;
   const range = parsePortRange(networking.nodePortRange) as { base: number; last: number };
+  const clock = createClock();
+  const dataplane = new Dataplane(networking, resolved.nodes, resolved.hosts, clock);
   const cluster = new Cluster({
+    clock,
+    network: (n) => dataplane.podNetwork(n),
+    agents: dataplane.agents(),
     seed: networking.seed,
     serviceSubnet: networking.serviceSubnet,
     ...(networking.cni !== "docker0" ? { podSubnet: networking.podSubnet } : {}),
@@ -214,6 +273,7 @@ export function buildTopology(docs: TopologyDocs): Topology {
     ...(networking.loadBalancerPool ? { loadBalancerPool: networking.loadBalancerPool } : {}),
   });
   for (const n of resolved.nodes) cluster.addNode(n);
+  dataplane.attach(cluster);
   const order = (k: Kind): number => KINDS.indexOf(k);
   const sorted = [...manifests].sort((a, b) => order(a.kind) - order(b.kind));
   const seen = new Map<string, SourcedDoc>();
@@ -238,5 +298,5 @@ export function buildTopology(docs: TopologyDocs): Topology {
   if (issues.length > 0) throw new TopologyError(sortIssues(issues));
   cluster.settle();
   const steps = docs.scenario ? runScenario(cluster, docs.scenario) : [];
-  return { name: resolved.name, cluster, networking, nodes: resolved.nodes, hosts: resolved.hosts, steps };
+  return { name: resolved.name, cluster, dataplane, networking, nodes: resolved.nodes, hosts: resolved.hosts, steps };
 }

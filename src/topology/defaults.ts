@@ -24,6 +24,10 @@ export const DEFAULTS = {
   nodePortRange: "30000-32767",
   underlaySubnet: "192.168.1.0/24",
   underlayMtu: 1500,
+  /** The underlay's default gateway: its first host address. */
+  underlayGatewayHost: 1,
+  bridgePlugin: { ipMasq: false, hairpinMode: true, isDefaultGateway: true },
+  nfacct: true,
   firstNodeHost: 10,
   kubeProxyMode: "iptables",
   detectLocalMode: "ClusterCIDR",

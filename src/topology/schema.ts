@@ -28,7 +28,8 @@ export const CLUSTER_SHAPE: Shape = {
     nodeCidrMaskSize: "number",
     serviceSubnet: "string",
     nodePortRange: "string",
-    underlay: { subnet: "string", mtu: "number" },
+    underlay: { subnet: "string", mtu: "number", gateway: "string" },
+    bridgePlugin: { ipMasq: "boolean", hairpinMode: "boolean", isDefaultGateway: "boolean" },
     loadBalancer: { pool: "string" },
     kubeProxy: {
       mode: "string",
@@ -37,6 +38,7 @@ export const CLUSTER_SHAPE: Shape = {
       detectLocal: { bridgeInterface: "string", interfaceNamePrefix: "string" },
       nodePortAddresses: ["string"],
       iptables: { masqueradeAll: "boolean", masqueradeBit: "number", localhostNodePorts: "boolean" },
+      nfacct: "boolean",
     },
     seed: "number",
   },

@@ -1,0 +1,192 @@
+/**
+ * @module cni/bridge
+ * The CNI `bridge` plugin (containernetworking/plugins, plugins/main/bridge) with host-local IPAM,
+ * doing its ADD in the real order (dataplane.md §2.2): ensure the bridge (random MAC, up), create
+ * the veth from the pod's namespace (`eth0` there, `veth` + 8 hex digits on the host, both with
+ * the configured MTU and queue length 0), enslave and set hairpin, run IPAM, compute the gateway
+ * (and the default route for isDefaultGateway), configure the pod side (address with broadcast,
+ * up, routes in IPAM order, a route without `gw` taking the gateway), give the bridge the gateway
+ * address and pin its MAC to the one read at the start of the ADD, turn ip_forward on, and install
+ * the ipMasq chain when asked. DEL releases the address, deletes the veth and the ipMasq rules; the
+ * bridge and its address stay (T12).
+ */
+import { createHash } from "node:crypto";
+import { formatIpv4, parseIpv4, type Ipv4 } from "../net/addr.js";
+import { formatCidr, ifAddr, maskOf, parseCidr, type Cidr } from "../net/cidr.js";
+import type { Rng } from "../sim/rng.js";
+import type { NetNs } from "../kernel/netns.js";
+import { CniError, type CniArgs, type CniPlugin, type CniResult } from "./contract.js";
+import { hostLocal, type HostLocalStore, type RangeConf } from "./host-local.js";
+
+/** The network configuration keys the plugin reads (§2.1). */
+export interface BridgeConf {
+  readonly cniVersion?: string;
+  /** The network name (`cbr0` under flannel). */
+  readonly name: string;
+  readonly bridge?: string;
+  readonly isGateway?: boolean;
+  readonly isDefaultGateway?: boolean;
+  readonly forceAddress?: boolean;
+  readonly ipMasq?: boolean;
+  readonly mtu?: number;
+  readonly hairpinMode?: boolean;
+  readonly promiscMode?: boolean;
+  readonly ipam: { readonly type: "host-local"; readonly ranges: readonly (readonly RangeConf[])[]; readonly routes?: readonly { readonly dst: string; readonly gw?: string }[] };
+}
+
+/** What the plugin runs against on one host. */
+export interface BridgeHost {
+  /** The host (node) namespace. */
+  readonly host: NetNs;
+  /** A pod sandbox's namespace by name (the runtime created it). */
+  readonly sandbox: (netns: string) => NetNs;
+  readonly ipam: HostLocalStore;
+  /** The source of veth names. */
+  readonly rng: Rng;
+}
+
+/** `utils.FormatChainName(name, id)`: `CNI-` + the SHA-512 hex of name+id, 28 characters in all. */
+export function ipMasqChain(network: string, containerId: string): string {
+  return `CNI-${createHash("sha512").update(network + containerId).digest("hex").slice(0, 24)}`;
+}
+
+/** `utils.FormatComment(name, id)`, escaped for iptables-restore. */
+export function ipMasqComment(network: string, containerId: string): string {
+  return `"name: \\"${network}\\" id: \\"${containerId}\\""`;
+}
+
+function hostVethName(host: NetNs, rng: Rng): string {
+  for (let i = 0; i < 10; i += 1) {
+    const name = `veth${rng.uint32().toString(16).padStart(8, "0")}`;
+    if (!host.devices.has(name)) return name;
+  }
+  throw new CniError(100, "failed to find a unique veth name");
+}
+
+/** The plugin over one host. */
+export function bridgePlugin(env: BridgeHost): CniPlugin<BridgeConf> {
+  const ipam = hostLocal(env.ipam);
+  return {
+    type: "bridge",
+    add(args: CniArgs, conf: BridgeConf): CniResult {
+      if (conf.hairpinMode && conf.promiscMode) throw new CniError(100, "cannot set hairpin mode and promiscuous mode at the same time");
+      const host = env.host;
+      const brName = conf.bridge ?? "cni0";
+      const isGateway = conf.isGateway === true || conf.isDefaultGateway === true;
+      const mtu = conf.mtu !== undefined && conf.mtu > 0 ? conf.mtu : 1500;
+      // 1. Ensure the bridge.
+      if (!host.devices.has(brName)) {
+        host.linkAdd({ kind: "bridge", name: brName, mtu, txqlen: 1000 });
+      } else if (host.dev(brName).kind !== "bridge") {
+        throw new CniError(100, `${brName} already exists but is not a bridge`);
+      }
+      host.linkSetUp(brName);
+      const brMacAtStart = host.dev(brName).mac;
+      // 2. The veth, created from the pod's namespace (the host end is registered first).
+      const pod = env.sandbox(args.netns);
+      if (pod.devices.has(args.ifName)) throw new CniError(100, `container veth name provided (${args.ifName}) already exists`);
+      const hostVeth = hostVethName(host, env.rng);
+      pod.linkAdd({ kind: "veth", name: args.ifName, peer: hostVeth, peerNs: host.name, mtu, txqlen: 0 });
+      host.linkSetUp(hostVeth);
+      // 3. Enslave, hairpin.
+      host.linkSetMaster(hostVeth, brName);
+      host.bridgeLinkSet(hostVeth, { hairpin: conf.hairpinMode === true });
+      // 4. IPAM.
+      let res: CniResult;
+      try {
+        res = ipam.add(args, { name: conf.name, ranges: conf.ipam.ranges, ...(conf.ipam.routes ? { routes: conf.ipam.routes } : {}) });
+      } catch (e) {
+        host.linkDel(hostVeth);
+        throw e;
+      }
+      const ip = res.ips[0];
+      if (!ip) throw new CniError(100, "IPAM plugin returned missing IP config");
+      const addr = ifAddr(ip.address);
+      const network: Cidr = { addr: ((addr.addr & maskOf(addr.len)) >>> 0) as Ipv4, len: addr.len };
+      // 5. The gateway.
+      let gw = ip.gateway !== undefined ? parseIpv4(ip.gateway) : undefined;
+      if ((!gw || !gw.ok) && isGateway) gw = { ok: true, value: ((network.addr + 1) >>> 0) as Ipv4 };
+      const gateway = gw?.ok ? gw.value : undefined;
+      const routes = [...(res.routes ?? [])];
+      if (conf.isDefaultGateway && gateway !== undefined && !routes.some((r) => r.dst === "0.0.0.0/0" && r.gw !== undefined)) routes.push({ dst: "0.0.0.0/0", gw: formatIpv4(gateway) });
+      // 6. The pod side.
+      pod.addrAdd(args.ifName, addr, { brd: "+" });
+      pod.linkSetUp(args.ifName);
+      for (const r of routes) {
+        const dst = parseCidr(r.dst);
+        if (!dst.ok) throw new CniError(100, `invalid route ${r.dst}`);
+        const via = r.gw !== undefined ? parseIpv4(r.gw) : undefined;
+        const v = via?.ok ? via.value : gateway;
+        try {
+          pod.routeAdd({ dst: dst.value, dev: args.ifName, ...(v !== undefined ? { via: v } : {}) });
+        } catch (e) {
+          throw new CniError(100, `failed to add route '{${r.dst} ${v !== undefined ? formatIpv4(v) : "<nil>"}}': ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      // 7. The bridge's gateway address, its MAC pinned, ip_forward on.
+      if (isGateway && gateway !== undefined) {
+        const want = `${formatIpv4(gateway)}/${addr.len}`;
+        const have = host.addrs.filter((a) => a.dev === brName);
+        const same = have.some((a) => a.addr === gateway && a.len === addr.len);
+        if (!same) {
+          if (have.length > 0 && !conf.forceAddress) throw new CniError(100, `failed to set bridge addr: "${brName}" already has an IP address different from ${want}`);
+          for (const a of have) host.addrDel(brName, { addr: a.addr, len: a.len });
+          host.addrAdd(brName, { addr: gateway, len: addr.len }, { brd: "+" });
+          host.linkSetAddress(brName, brMacAtStart);
+        }
+        if (!host.sysctls.all.forwarding) host.sysctlSet("net.ipv4.ip_forward", 1);
+      }
+      // 8. ipMasq.
+      if (conf.ipMasq) {
+        const chain = ipMasqChain(conf.name, args.containerId);
+        const c = ipMasqComment(conf.name, args.containerId);
+        host.iptablesRestore(
+          ["*nat", `:${chain} - [0:0]`, `-A ${chain} -d ${formatCidr(network)} -m comment --comment ${c} -j ACCEPT`, `-A ${chain} ! -d 224.0.0.0/4 -m comment --comment ${c} -j MASQUERADE`, `-A POSTROUTING -s ${formatIpv4(addr.addr)}/32 -m comment --comment ${c} -j ${chain}`, "COMMIT", ""].join("\n"),
+          { noflush: true, source: "CNI bridge ipMasq" },
+        );
+      }
+      const br = host.dev(brName);
+      const hv = host.dev(hostVeth);
+      const cv = pod.dev(args.ifName);
+      return {
+        cniVersion: conf.cniVersion ?? "1.0.0",
+        interfaces: [
+          { name: brName, mac: br.mac },
+          { name: hostVeth, mac: hv.mac },
+          { name: args.ifName, mac: cv.mac, sandbox: args.netns },
+        ],
+        ips: [{ address: ip.address, ...(gateway !== undefined ? { gateway: formatIpv4(gateway) } : {}), interface: 2 }],
+        routes: routes.map((r) => ({ dst: r.dst, ...(r.gw !== undefined ? { gw: r.gw } : {}) })),
+        dns: {},
+      };
+    },
+    del(args: CniArgs, conf: BridgeConf): void {
+      const host = env.host;
+      const addrs = [...env.ipam.dir(conf.name)].filter(([, content]) => content === `${args.containerId}\r\n${args.ifName}`).map(([a]) => a);
+      ipam.del(args, { name: conf.name, ranges: conf.ipam.ranges });
+      let pod: NetNs | undefined;
+      try {
+        pod = env.sandbox(args.netns);
+      } catch {
+        pod = undefined;
+      }
+      if (pod?.devices.has(args.ifName)) pod.linkDel(args.ifName);
+      if (conf.ipMasq) {
+        const chain = ipMasqChain(conf.name, args.containerId);
+        const nat = host.ruleset.tables.get("nat");
+        const lines = ["*nat"];
+        for (const a of addrs) {
+          const rule = `-s ${formatIpv4(a as Ipv4)}/32 -m comment --comment ${ipMasqComment(conf.name, args.containerId)} -j ${chain}`;
+          if (nat?.chains.get("POSTROUTING")?.rules.some((r) => r.target?.kind === "JUMP" && r.target.chain === chain)) lines.push(`-D POSTROUTING ${rule}`);
+        }
+        if (nat?.chains.has(chain)) lines.push(`-F ${chain}`, `-X ${chain}`);
+        if (lines.length > 1) host.iptablesRestore([...lines, "COMMIT", ""].join("\n"), { noflush: true, source: "CNI bridge ipMasq teardown" });
+      }
+    },
+    check(args: CniArgs, conf: BridgeConf): void {
+      ipam.check(args, { name: conf.name, ranges: conf.ipam.ranges });
+      const pod = env.sandbox(args.netns);
+      if (!pod.devices.has(args.ifName)) throw new CniError(100, `failed to find container interface ${args.ifName}`);
+    },
+  };
+}

@@ -1,0 +1,448 @@
+/**
+ * @module node/dataplane
+ * The nodes' hosts: one emulated Linux namespace per node and per external host on an underlay
+ * segment, and the node agents that configure them from the cluster, each through the interface
+ * the real one uses — the kubelet's CNI calls (flannel → bridge + host-local, the bridge plugin,
+ * or Docker's default bridge), dockerd's and the kubelet's own iptables chains, flanneld (lease
+ * state from the Node objects; flannel.1, neighbours, FDB and routes; its iptables rules), static
+ * routes between nodes in `cni: bridge` mode (the kubenet layout), and kube-proxy, whose rules
+ * reach each node's netfilter only as iptables-restore text.
+ *
+ * Node state follows the cluster lazily (DESIGN decision 5): a store change marks what it affects
+ * (node leases, Services and EndpointSlices, pods), and a node is brought up to date when it is
+ * read (`node()`), so settling a large cluster does not rebuild every node's rules on every change.
+ * A node's declared sysctls are held (as `/etc/sysctl.d` and a config agent would): the bridge
+ * plugin writes ip_forward=1 on every ADD, so a node declared with `net.ipv4.ip_forward: 0` is set
+ * back after it.
+ */
+import { formatIpv4, ip as ipOf, parseIpv4, type Ipv4, type Mac } from "../net/addr.js";
+import { formatCidr, parseCidr, parseIfAddr, type Cidr } from "../net/cidr.js";
+import { createRng, type Rng } from "../sim/rng.js";
+import type { Clock } from "../sim/clock.js";
+import { Network } from "../kernel/network.js";
+import type { NetNs } from "../kernel/netns.js";
+import type { EndpointSlice, Node, Pod, Service } from "../cluster/api/types.js";
+import type { Cluster } from "../cluster/cluster.js";
+import type { Controller } from "../cluster/controllers/types.js";
+import { podNetwork, type CniArgs, type PodNetwork } from "../cni/contract.js";
+import { HostLocalStore } from "../cni/host-local.js";
+import { bridgePlugin, type BridgeConf } from "../cni/bridge.js";
+import { docker0Plugin, dockerdStart, type DockerState } from "../cni/docker0.js";
+import { FLANNEL_ANNOTATIONS, flanneldState, flanneldSync, flannelPlugin, type FlannelConfig, type FlanneldState, type Lease } from "../cni/flannel.js";
+import { JUMP_CHAINS, syncProxyRules, type LocalDetector, type ProxierConfig, type ProxierOutput } from "../kube-proxy/proxier.js";
+import { ensureChain, ensureRule, kubeletIptables } from "./iptables-ensure.js";
+import type { HostDecl, NodeDecl, NodeNetworking } from "./config.js";
+
+/** The underlay segment's name. */
+export const UNDERLAY = "underlay";
+/** The node's NIC on the underlay. */
+export const NIC = "eth0";
+/** The annotation that overrides the ports a pod listens on (TOPOLOGY.md). */
+export const LISTEN_ANNOTATION = "podwire.dev/listen";
+
+interface NodeHost {
+  readonly decl: NodeDecl;
+  readonly ns: NetNs;
+  readonly ipam: HostLocalStore;
+  readonly flannel: FlanneldState;
+  docker?: DockerState;
+  readonly rng: Rng;
+  proxyStarted: boolean;
+  lastRules?: ProxierOutput;
+  readonly staticRoutes: Map<string, Cidr>;
+  synced: { nodes: number; proxy: number; pods: number };
+}
+
+/** A NIC MAC derived from the address (QEMU's 52:54:00 prefix + the low three address bytes). */
+export function nicMac(a: Ipv4): Mac {
+  return `52:54:00:${[(a >>> 16) & 255, (a >>> 8) & 255, a & 255].map((o) => o.toString(16).padStart(2, "0")).join(":")}` as Mac;
+}
+
+/** A node's VTEP MAC: random as flannel makes it, but stable per seed and node name (flannel keeps it in backend-data). */
+export function vtepMac(seed: number, node: string): Mac {
+  let h = seed >>> 0;
+  for (let i = 0; i < node.length; i += 1) h = Math.imul(h ^ node.charCodeAt(i), 16777619) >>> 0;
+  const r = createRng(h);
+  const x = r.uint32();
+  const y = r.uint32();
+  const b = [((x >>> 24) & 0xfe) | 0x02, (x >>> 16) & 255, (x >>> 8) & 255, x & 255, (y >>> 8) & 255, y & 255];
+  return b.map((o) => o.toString(16).padStart(2, "0")).join(":") as Mac;
+}
+
+/** The ports a pod listens on: its containerPorts, or the `podwire.dev/listen` annotation. */
+export function podListens(pod: Pod): { proto: "tcp" | "udp"; port: number }[] {
+  const ann = pod.metadata.annotations?.[LISTEN_ANNOTATION];
+  if (ann !== undefined) {
+    return ann
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "")
+      .map((s) => {
+        const [port = "", proto = "tcp"] = s.split("/");
+        return { proto: proto.toLowerCase() === "udp" ? ("udp" as const) : ("tcp" as const), port: Number(port) };
+      })
+      .filter((l) => Number.isInteger(l.port) && l.port > 0 && l.port < 65536);
+  }
+  const out: { proto: "tcp" | "udp"; port: number }[] = [];
+  for (const c of pod.spec.containers) for (const p of c.ports ?? []) if (p.protocol !== "SCTP") out.push({ proto: p.protocol === "UDP" ? "udp" : "tcp", port: p.containerPort });
+  return out;
+}
+
+/** The emulated hosts of a topology and the agents that configure them. */
+export class Dataplane {
+  readonly net: Network;
+  private readonly hosts = new Map<string, NodeHost>();
+  private cluster?: Cluster;
+  private readonly gens = { nodes: 0, proxy: 0, pods: 0 };
+  private readonly flannelCfg: FlannelConfig;
+
+  constructor(
+    readonly cfg: NodeNetworking,
+    readonly nodes: readonly NodeDecl[],
+    readonly externalHosts: readonly HostDecl[],
+    clock: Clock,
+  ) {
+    this.net = new Network({ seed: cfg.seed, clock });
+    this.net.segmentAdd(UNDERLAY);
+    this.flannelCfg = { network: cfg.podSubnet, backend: cfg.flannel.backend, vni: cfg.flannel.vni, port: cfg.flannel.port === 8472 ? 0 : cfg.flannel.port, ipMasq: true, randomFully: true };
+    const root = createRng(cfg.seed ^ 0x5eed);
+    for (const d of nodes) this.bootNode(d, root.fork());
+    for (const h of externalHosts) this.bootHost(h);
+  }
+
+  private bootMachine(name: string, ipText: string, extra: readonly string[]): NetNs {
+    const ns = this.net.netnsAdd(name);
+    ns.linkSetUp("lo");
+    const a = ipOf(ipText);
+    this.net.nicAdd(name, NIC, UNDERLAY, nicMac(a));
+    ns.linkSetMtu(NIC, this.cfg.underlay.mtu);
+    ns.addrAdd(NIC, { addr: a, len: this.cfg.underlay.subnet.len }, { brd: "+" });
+    for (const x of extra) {
+      const c = parseIfAddr(x);
+      if (c.ok) ns.addrAdd(NIC, c.value, { brd: "+" });
+    }
+    ns.linkSetUp(NIC);
+    const gw = parseIpv4(this.cfg.underlay.gateway);
+    if (gw.ok && gw.value !== a) ns.routeAdd({ dst: { addr: 0 as Ipv4, len: 0 }, via: gw.value, dev: NIC });
+    return ns;
+  }
+
+  private bootNode(d: NodeDecl, rng: Rng): void {
+    const ns = this.bootMachine(d.name, d.ip, d.extraAddresses);
+    const h: NodeHost = { decl: d, ns, ipam: new HostLocalStore(), flannel: flanneldState(), rng, proxyStarted: false, staticRoutes: new Map(), synced: { nodes: -1, proxy: -1, pods: -1 } };
+    this.hosts.set(d.name, h);
+    if (this.cfg.cni === "docker0") h.docker = dockerdStart(ns, { bridge: this.cfg.bridge, subnet: this.cfg.podSubnet, mtu: this.cfg.underlay.mtu }, rng);
+    kubeletIptables(ns);
+    this.pinSysctls(h);
+  }
+
+  private bootHost(h: HostDecl): void {
+    this.bootMachine(h.name, h.ip, []);
+  }
+
+  /** The node agents that live in the control plane (flannel's node annotations). */
+  agents(): Controller[] {
+    if (this.cfg.cni !== "flannel") return [];
+    return [flannelAnnotations(this.cfg, this.flannelCfg)];
+  }
+
+  /** Connects the hosts to a cluster: watches what the agents follow, and registers the apiserver's endpoints. */
+  attach(cluster: Cluster): void {
+    this.cluster = cluster;
+    cluster.api.store.watch((e) => {
+      switch (e.object.kind) {
+        case "Node":
+          this.gens.nodes += 1;
+          this.gens.proxy += 1;
+          break;
+        case "Service":
+        case "EndpointSlice":
+          this.gens.proxy += 1;
+          break;
+        case "Pod":
+          this.gens.pods += 1;
+          break;
+        default:
+      }
+    });
+    const cps = this.nodes.filter((n) => n.role === "control-plane");
+    const apiservers = cps.length > 0 ? cps : this.nodes.slice(0, 1);
+    for (const n of apiservers) this.hosts.get(n.name)?.ns.listen("tcp", 0 as Ipv4, 6443, { label: "kube-apiserver" });
+    if (apiservers.length > 0) {
+      cluster.api.create<EndpointSlice>({
+        apiVersion: "discovery.k8s.io/v1",
+        kind: "EndpointSlice",
+        metadata: { name: "kubernetes", namespace: "default", labels: { "kubernetes.io/service-name": "kubernetes" } },
+        addressType: "IPv4",
+        endpoints: apiservers.map((n) => ({ addresses: [n.ip], conditions: { ready: true } })),
+        ports: [{ name: "https", port: 6443, protocol: "TCP" }],
+      });
+    }
+  }
+
+  /** The names of the nodes. */
+  nodeNames(): string[] {
+    return [...this.hosts.keys()];
+  }
+
+  /** A node's namespace, brought up to date with the cluster. */
+  node(name: string): NetNs {
+    const h = this.hosts.get(name);
+    if (!h) throw new Error(`no node "${name}"`);
+    this.ensure(h);
+    return h.ns;
+  }
+
+  /** Brings every node up to date. */
+  syncAll(): void {
+    for (const h of this.hosts.values()) this.ensure(h);
+  }
+
+  /** The iptables-restore input kube-proxy wrote on the node in its last full sync. */
+  kubeProxyRules(name: string): ProxierOutput {
+    this.node(name);
+    return this.hosts.get(name)?.lastRules as ProxierOutput;
+  }
+
+  /** host-local's store on a node (`/var/lib/cni/networks`). */
+  ipamStore(name: string): HostLocalStore | undefined {
+    return this.hosts.get(name)?.ipam;
+  }
+
+  /** `/run/flannel/subnet.env` on a node, once flanneld wrote it. */
+  subnetEnv(name: string): string | undefined {
+    const h = this.hosts.get(name);
+    if (h) this.ensure(h);
+    return h?.flannel.subnetEnv;
+  }
+
+  /** The pod network the kubelet of `node` attaches sandboxes to (undefined: NetworkPluginNotReady). */
+  podNetwork(node: Node): PodNetwork | undefined {
+    const h = this.hosts.get(node.metadata.name);
+    if (!h) return undefined;
+    const podCIDR = node.spec.podCIDR;
+    const env = { host: h.ns, sandbox: (n: string) => this.net.ns(n), ipam: h.ipam, rng: h.rng };
+    let inner: PodNetwork;
+    switch (this.cfg.cni) {
+      case "flannel":
+        if (!podCIDR) return undefined;
+        inner = podNetwork(flannelPlugin(env, h.flannel), { name: "cbr0", cniVersion: "0.3.1", delegate: { hairpinMode: true, isDefaultGateway: true } });
+        break;
+      case "bridge": {
+        if (!podCIDR) return undefined;
+        const bp = this.cfg.bridgePlugin;
+        const conf: BridgeConf = { cniVersion: "1.0.0", name: "cbr0", bridge: this.cfg.bridge, isGateway: true, isDefaultGateway: bp.isDefaultGateway, hairpinMode: bp.hairpinMode, ipMasq: bp.ipMasq, mtu: this.cfg.underlay.mtu, ipam: { type: "host-local", ranges: [[{ subnet: podCIDR }]] } };
+        inner = podNetwork(bridgePlugin(env), conf);
+        break;
+      }
+      case "docker0":
+        inner = podNetwork(docker0Plugin({ ...env, cfg: { bridge: this.cfg.bridge, subnet: this.cfg.podSubnet, mtu: this.cfg.underlay.mtu }, state: h.docker as DockerState }), {});
+        break;
+    }
+    return {
+      pluginType: inner.pluginType,
+      add: (a: CniArgs) => {
+        this.sandboxUp(h, a.netns);
+        if (this.cfg.cni === "flannel") this.syncFlannel(h);
+        try {
+          return inner.add(a);
+        } catch (e) {
+          this.net.netnsDel(a.netns);
+          throw e;
+        } finally {
+          this.pinSysctls(h);
+        }
+      },
+      del: (a: CniArgs) => {
+        inner.del(a);
+        if (this.net.namespaces.has(a.netns)) this.net.netnsDel(a.netns);
+      },
+    };
+  }
+
+  // The runtime's part of a sandbox: the namespace (IPv4 conf copied from the host, as a new
+  // netns copies init_net's all/default) with lo up (the loopback plugin).
+  private sandboxUp(h: NodeHost, name: string): void {
+    if (this.net.namespaces.has(name)) return;
+    const ns = this.net.netnsAdd(name);
+    Object.assign(ns.sysctls.all, h.ns.sysctls.all);
+    Object.assign(ns.sysctls.default, h.ns.sysctls.default);
+    ns.linkSetUp("lo");
+  }
+
+  private pinSysctls(h: NodeHost): void {
+    for (const [k, v] of Object.entries(h.decl.sysctls)) h.ns.sysctlSet(k, v);
+  }
+
+  private ensure(h: NodeHost): void {
+    if (!this.cluster) return;
+    if (h.synced.nodes !== this.gens.nodes) {
+      h.synced.nodes = this.gens.nodes;
+      if (this.cfg.cni === "flannel") this.syncFlannel(h);
+      if (this.cfg.cni === "bridge") this.syncStaticRoutes(h);
+    }
+    if (h.synced.proxy !== this.gens.proxy) {
+      h.synced.proxy = this.gens.proxy;
+      this.syncProxy(h);
+    }
+    if (h.synced.pods !== this.gens.pods) {
+      h.synced.pods = this.gens.pods;
+      this.syncSockets(h);
+    }
+    this.pinSysctls(h);
+  }
+
+  private leases(): Lease[] {
+    const out: Lease[] = [];
+    for (const n of this.cluster?.list("Node") ?? []) {
+      const sub = n.spec.podCIDR ? parseCidr(n.spec.podCIDR) : undefined;
+      const pub = n.metadata.annotations?.[FLANNEL_ANNOTATIONS.publicIp];
+      if (!sub?.ok || !pub) continue;
+      const p = parseIpv4(pub);
+      if (!p.ok) continue;
+      let mac: Mac | undefined;
+      try {
+        mac = (JSON.parse(n.metadata.annotations?.[FLANNEL_ANNOTATIONS.backendData] ?? "null") as { VtepMAC?: Mac } | null)?.VtepMAC;
+      } catch {
+        mac = undefined;
+      }
+      out.push({ node: n.metadata.name, subnet: sub.value, publicIp: p.value, ...(mac ? { vtepMac: mac } : {}) });
+    }
+    return out;
+  }
+
+  private syncFlannel(h: NodeHost): void {
+    const node = this.cluster?.get("Node", h.decl.name);
+    const sub = node?.spec.podCIDR ? parseCidr(node.spec.podCIDR) : undefined;
+    if (!sub?.ok) return;
+    const self: Lease = { node: h.decl.name, subnet: sub.value, publicIp: ipOf(h.decl.ip), ...(this.cfg.flannel.backend === "vxlan" ? { vtepMac: vtepMac(this.cfg.seed, h.decl.name) } : {}) };
+    flanneldSync(h.ns, this.flannelCfg, self, this.leases(), NIC, h.flannel);
+  }
+
+  private syncStaticRoutes(h: NodeHost): void {
+    const want = new Map<string, { cidr: Cidr; via: Ipv4 }>();
+    for (const n of this.cluster?.list("Node") ?? []) {
+      if (n.metadata.name === h.decl.name || !n.spec.podCIDR) continue;
+      const c = parseCidr(n.spec.podCIDR);
+      const ipText = n.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+      if (!c.ok || !ipText) continue;
+      want.set(n.metadata.name, { cidr: c.value, via: ipOf(ipText) });
+    }
+    for (const [name, c] of h.staticRoutes) {
+      if (want.has(name)) continue;
+      try {
+        h.ns.routeDel(c);
+      } catch {
+        // gone with its device
+      }
+      h.staticRoutes.delete(name);
+    }
+    for (const [name, w] of want) {
+      h.ns.routeReplace({ dst: w.cidr, via: w.via, dev: NIC });
+      h.staticRoutes.set(name, w.cidr);
+    }
+  }
+
+  private proxierConfig(h: NodeHost): ProxierConfig {
+    const kp = this.cfg.kubeProxy;
+    const node = this.cluster?.get("Node", h.decl.name);
+    const clusterCIDR = kp.clusterCIDR ?? formatCidr(this.cfg.podSubnet);
+    let det: LocalDetector | undefined;
+    switch (kp.detectLocalMode) {
+      case "ClusterCIDR":
+        det = clusterCIDR === "" ? undefined : { mode: "ClusterCIDR", cidr: clusterCIDR };
+        break;
+      case "NodeCIDR":
+        det = node?.spec.podCIDR ? { mode: "NodeCIDR", cidr: node.spec.podCIDR } : undefined;
+        break;
+      case "BridgeInterface":
+        det = { mode: "BridgeInterface", interface: kp.detectLocal?.bridgeInterface ?? this.cfg.bridge };
+        break;
+      case "InterfaceNamePrefix":
+        det = { mode: "InterfaceNamePrefix", prefix: kp.detectLocal?.interfaceNamePrefix ?? "veth" };
+        break;
+    }
+    const npa = kp.nodePortAddresses.map((c) => (c === "primary" ? `${h.decl.ip}/32` : c));
+    return {
+      nodeName: h.decl.name,
+      nodeIP: h.decl.ip,
+      nodeAddresses: h.ns.addrs.map((a) => ({ ip: formatIpv4(a.addr), loopback: (a.addr >>> 24) === 127 })),
+      ...(det ? { localDetector: det } : {}),
+      masqueradeAll: kp.masqueradeAll,
+      masqueradeBit: kp.masqueradeBit,
+      localhostNodePorts: kp.localhostNodePorts,
+      nodePortAddresses: npa,
+      nfacct: kp.nfacct,
+      randomFully: true,
+    };
+  }
+
+  // kube-proxy: at start the canaries, route_localnet and the jumps; every sync the restore text.
+  private syncProxy(h: NodeHost): void {
+    const cluster = this.cluster as Cluster;
+    const ns = h.ns;
+    const cfg = this.proxierConfig(h);
+    if (!h.proxyStarted) {
+      for (const t of ["mangle", "nat", "filter"] as const) ensureChain(ns, t, "KUBE-PROXY-CANARY");
+      if (cfg.localhostNodePorts) ns.sysctlSet("net.ipv4.conf.all.route_localnet", 1);
+      for (const j of JUMP_CHAINS) {
+        const dst = /-j (\S+)$/.exec(j.rule)?.[1] as string;
+        ensureChain(ns, j.table, dst);
+        ensureRule(ns, j.table, j.chain, j.rule, "prepend");
+      }
+      h.proxyStarted = true;
+    }
+    const existing = [...(ns.ruleset.tables.get("nat")?.chains.keys() ?? [])];
+    const out = syncProxyRules({ services: cluster.list("Service") as Service[], endpointSlices: cluster.list("EndpointSlice") as EndpointSlice[], existingNatChains: existing }, cfg);
+    ns.iptablesRestore(out.restore, { noflush: true, source: "kube-proxy" });
+    h.lastRules = out;
+  }
+
+  // The containers' listening sockets: in the pod's namespace, or the node's for hostNetwork pods.
+  private syncSockets(h: NodeHost): void {
+    const cluster = this.cluster as Cluster;
+    const podLabel = (p: Pod): string => `pod/${p.metadata.namespace ?? "default"}/${p.metadata.name}`;
+    const clear = (ns: NetNs): void => {
+      const keep = ns.sockets.filter((s) => !s.label?.startsWith("pod/"));
+      ns.sockets.splice(0, ns.sockets.length, ...keep);
+    };
+    clear(h.ns);
+    for (const pod of cluster.podsOn(h.decl.name)) {
+      if (pod.status?.phase !== "Running") continue;
+      const sb = cluster.kubelets.sandbox(`${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`);
+      const ns = pod.spec.hostNetwork ? h.ns : sb && this.net.namespaces.get(sb.netns);
+      if (!ns) continue;
+      if (!pod.spec.hostNetwork) clear(ns);
+      for (const l of podListens(pod)) {
+        try {
+          ns.listen(l.proto, 0 as Ipv4, l.port, { label: podLabel(pod), reply: l.proto === "udp" ? "echo" : "none" });
+        } catch {
+          // Two hostNetwork pods on one port: the second container cannot bind (it would crash-loop).
+        }
+      }
+    }
+  }
+}
+
+/** flanneld's Node annotations (§4.4), written once the node has a podCIDR. */
+function flannelAnnotations(cfg: NodeNetworking, fc: FlannelConfig): Controller {
+  return {
+    name: "flannel",
+    keysFor: (e) => (e.object.kind === "Node" && e.type !== "DELETED" ? [e.object.metadata.name] : []),
+    reconcile: (key, view) => {
+      const node = view.get("Node", key);
+      if (!node?.spec.podCIDR) return [];
+      const ipText = node.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+      if (!ipText) return [];
+      const want: Record<string, string> = {
+        [FLANNEL_ANNOTATIONS.backendData]: fc.backend === "vxlan" ? JSON.stringify({ VNI: fc.vni, VtepMAC: vtepMac(cfg.seed, key) }) : "null",
+        [FLANNEL_ANNOTATIONS.backendType]: fc.backend,
+        [FLANNEL_ANNOTATIONS.kubeSubnetManager]: "true",
+        [FLANNEL_ANNOTATIONS.publicIp]: ipText,
+      };
+      const have = node.metadata.annotations ?? {};
+      if (Object.entries(want).every(([k, v]) => have[k] === v)) return [];
+      return [{ type: "update", object: { ...node, metadata: { ...node.metadata, annotations: { ...have, ...want } } } }];
+    },
+  };
+}
