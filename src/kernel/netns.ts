@@ -82,6 +82,11 @@ export class NetNs {
   readonly recent = new Map<string, RecentEntry[]>();
   readonly nth = new Map<string, number>();
   ipsets: ReadonlyMap<string, readonly Cidr[]> = new Map();
+  /**
+   * A machine's initial namespace (a node, an external host), not a named one under /run/netns:
+   * from a pod, iproute2 shows a link into it as `link-netnsid N`, not `link-netns NAME`.
+   */
+  anonymous = false;
   private nextIfindex = 1;
   private ipId = 0;
 
@@ -285,6 +290,12 @@ export class NetNs {
   // fdb_insert skips the bridge's own entry when a port's local entry already has that MAC.
   private addBridgeSelfEntry(b: Bridge): void {
     (this.fdbs.get(b.name) as Fdb).addLocal(b.mac, undefined, this.host.now());
+  }
+
+  /** How iproute2 names a veth's peer namespace: `link-netns NAME`, or `link-netnsid N` for an unnamed one. */
+  peerNetnsLabel(d: Extract<Device, { kind: "veth" }>): string {
+    if (this.host.peer(d.peerNs)?.anonymous) return `link-netnsid ${this.nsids.get(d.peerNs) ?? 0}`;
+    return `link-netns ${d.peerNs}`;
   }
 
   /** The ifindex of a veth's peer (in its own namespace), as `@ifN` shows it. */
@@ -536,6 +547,7 @@ export class NetNs {
   /** A deep copy living in `host` (the ruleset is immutable and shared). */
   cloneInto(host: NsHost): NetNs {
     const c = new NetNs(this.name, host);
+    c.anonymous = this.anonymous;
     c.devices.clear();
     for (const [k, d] of this.devices) c.devices.set(k, d.kind === "vxlan" ? { ...d, fdb: d.fdb.map((e) => ({ ...e })) } : { ...d });
     c.addrs.push(...this.addrs);

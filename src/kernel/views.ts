@@ -59,7 +59,7 @@ function header(ns: NetNs, d: Device, mode: boolean): string {
 
 function linkLine(ns: NetNs, d: Device): string {
   if (d.kind === "loopback") return `    link/loopback ${d.mac} brd 00:00:00:00:00:00`;
-  const netns = d.kind === "veth" && d.peerNs !== ns.name ? ` link-netns ${d.peerNs}` : "";
+  const netns = d.kind === "veth" && d.peerNs !== ns.name ? ` ${ns.peerNetnsLabel(d)}` : "";
   return `    link/ether ${d.mac} brd ff:ff:ff:ff:ff:ff${netns}`;
 }
 

@@ -112,6 +112,7 @@ export class Dataplane {
 
   private bootMachine(name: string, ipText: string, extra: readonly string[]): NetNs {
     const ns = this.net.netnsAdd(name);
+    ns.anonymous = true;
     ns.linkSetUp("lo");
     const a = ipOf(ipText);
     this.net.nicAdd(name, NIC, UNDERLAY, nicMac(a));
