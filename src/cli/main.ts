@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { register as registerGet } from "./commands/get.js";
 import { register as registerIptables } from "./commands/iptables.js";
+import { register as registerViews } from "./commands/views.js";
 import { UsageError, type CliIo } from "./io.js";
 
 /** Builds the program; commands write to `io`. */
@@ -20,6 +21,7 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError(false);
   registerIptables(program, io);
   registerGet(program, io);
+  registerViews(program, io);
   for (const c of program.commands) {
     c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });
     for (const s of c.commands) s.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });

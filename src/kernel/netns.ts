@@ -87,6 +87,8 @@ export class NetNs {
    * from a pod, iproute2 shows a link into it as `link-netnsid N`, not `link-netns NAME`.
    */
   anonymous = false;
+  /** Every iptables-restore this namespace took, in order (materialize and the oracle replay it). */
+  readonly iptablesJournal: { readonly text: string; readonly noflush: boolean; readonly source?: string }[] = [];
   private nextIfindex = 1;
   private ipId = 0;
 
@@ -516,6 +518,7 @@ export class NetNs {
     const r = parseRestore(text, { ...(opts.noflush ? { base: this.ruleset, noflush: true } : {}) });
     if (!r.ok) throw new KernelError(`iptables-restore: line ${r.issue.line} failed${opts.source ? ` (${opts.source})` : ""}: ${r.issue.message}`);
     this.ruleset = r.ruleset;
+    this.iptablesJournal.push({ text, noflush: opts.noflush === true, ...(opts.source !== undefined ? { source: opts.source } : {}) });
   }
 
   /**
@@ -566,6 +569,7 @@ export class NetNs {
     for (const x of this.connections) c.connections.add(x);
     for (const [k, v] of this.nsids) c.nsids.set(k, v);
     c.ruleset = this.ruleset;
+    c.iptablesJournal.push(...this.iptablesJournal);
     c.ipsets = this.ipsets;
     for (const [k, v] of this.recent) c.recent.set(k, v.map((e) => ({ ...e, hits: [...e.hits] })));
     for (const [k, v] of this.nth) c.nth.set(k, v);
