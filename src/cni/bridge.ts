@@ -111,6 +111,9 @@ export function bridgePlugin(env: BridgeHost): CniPlugin<BridgeConf> {
       if (conf.isDefaultGateway && gateway !== undefined && !routes.some((r) => r.dst === "0.0.0.0/0" && r.gw !== undefined)) routes.push({ dst: "0.0.0.0/0", gw: formatIpv4(gateway) });
       // 6. The pod side.
       pod.addrAdd(args.ifName, addr, { brd: "+" });
+      // arp_notify=1 makes the kernel send a gratuitous ARP at NETDEV_UP, but it leaves before
+      // linkwatch has activated the qdisc and is dropped: the bridge learns nothing from it (seen
+      // on the real kernel with IPv6 off, test/oracle/cni-bridge.test.ts), so podwire sends none.
       pod.linkSetUp(args.ifName);
       for (const r of routes) {
         const dst = parseCidr(r.dst);
