@@ -171,6 +171,45 @@ describe("kube-proxy's flow tests", () => {
   });
 });
 
+// The next two are read from pkg/proxy/nftables/proxier_test.go, whose flow cases for endpoint
+// selection mirror the iptables proxier's (both use proxy.CategorizeEndpoints).
+describe("kube-proxy's endpoint-selection flow tests", () => {
+  const eps = (list: [string, string][]): EndpointSlice => ({ ...slice("ns1", "svc1", list.map(([ip, node]) => ({ addresses: [ip], conditions: { ready: true }, nodeName: node })), { name: "", port: 80 }), ports: [{ name: "", port: 80, protocol: "TCP" }] });
+  const itp = (policy: "Cluster" | "Local"): Service => svc("ns1", "svc1", { clusterIP: "172.30.1.1", selector: { foo: "bar" }, internalTrafficPolicy: policy, ports: [{ name: "", port: 80, protocol: "TCP" }] });
+  const toSvc = (output: string, masq?: boolean): Flow => ({ name: "pod to ClusterIP", sourceIP: "10.0.0.2", destIP: "172.30.1.1", destPort: 80, output, ...(masq !== undefined ? { masq } : {}) });
+  it.each([
+    { name: "internalTrafficPolicy is cluster", policy: "Cluster" as const, endpoints: [["10.0.1.1", TEST_NODE], ["10.0.1.2", "node1"], ["10.0.1.3", "node2"]] as [string, string][], output: "10.0.1.1:80, 10.0.1.2:80, 10.0.1.3:80" },
+    { name: "internalTrafficPolicy is local and there is one local endpoint", policy: "Local" as const, endpoints: [["10.0.1.1", TEST_NODE], ["10.0.1.2", "node1"], ["10.0.1.3", "node2"]] as [string, string][], output: "10.0.1.1:80" },
+    { name: "internalTrafficPolicy is local and there are multiple local endpoints", policy: "Local" as const, endpoints: [["10.0.1.1", TEST_NODE], ["10.0.1.2", TEST_NODE], ["10.0.1.3", "node2"]] as [string, string][], output: "10.0.1.1:80, 10.0.1.2:80" },
+    { name: "internalTrafficPolicy is local and there are no local endpoints", policy: "Local" as const, endpoints: [["10.0.1.1", "node0"], ["10.0.1.2", "node1"], ["10.0.1.3", "node2"]] as [string, string][], output: "DROP" },
+  ])("TestInternalTrafficPolicy: $name", ({ policy, endpoints, output }) => {
+    check([itp(policy)], [eps(endpoints)], [toSvc(output, output === "DROP" ? undefined : false)]);
+    check([itp(policy)], [], [{ ...toSvc("REJECT"), name: "endpoints deleted" }]);
+  });
+
+  const lb = svc("ns1", "svc1", { type: "LoadBalancer", externalTrafficPolicy: "Local", clusterIP: "172.30.1.1", healthCheckNodePort: 30000, ports: [{ name: "", port: 80, protocol: "TCP", targetPort: 80 }] }, ["1.2.3.4"]);
+  type C = { ready: boolean; serving: boolean; terminating: boolean };
+  const ts = (list: [string, C, string][]): EndpointSlice => ({ ...slice("ns1", "svc1", list.map(([ip, conditions, node]) => ({ addresses: [ip], conditions, nodeName: node })), { name: "", port: 80 }), ports: [{ name: "", port: 80, protocol: "TCP" }] });
+  const R: C = { ready: true, serving: true, terminating: false };
+  const ST: C = { ready: false, serving: true, terminating: true };
+  const T: C = { ready: false, serving: false, terminating: true };
+  it.each([
+    { name: "ready endpoints exist", eps: [["10.0.1.1", R, TEST_NODE], ["10.0.1.2", R, TEST_NODE], ["10.0.1.3", ST, TEST_NODE], ["10.0.1.4", T, TEST_NODE], ["10.0.1.5", R, "node-1"]] as [string, C, string][], pod: "10.0.1.1:80, 10.0.1.2:80, 10.0.1.5:80", ext: "10.0.1.1:80, 10.0.1.2:80" },
+    { name: "only terminating endpoints exist", eps: [["10.0.1.2", ST, TEST_NODE], ["10.0.1.3", ST, TEST_NODE], ["10.0.1.4", T, TEST_NODE], ["10.0.1.5", R, "node-1"]] as [string, C, string][], pod: "10.0.1.5:80", ext: "10.0.1.2:80, 10.0.1.3:80" },
+    { name: "terminating endpoints on remote node", eps: [["10.0.1.5", ST, "node-1"]] as [string, C, string][], pod: "10.0.1.5:80", ext: "DROP" },
+    { name: "no usable endpoints on any node", eps: [["10.0.1.5", T, TEST_NODE], ["10.0.1.5", T, "node-1"]] as [string, C, string][], pod: "REJECT", ext: "REJECT" },
+  ])("TestTerminatingEndpointsTrafficPolicyLocal: $name", ({ eps: list, pod, ext }) => {
+    check([lb], [ts(list)], [
+      { name: "pod to clusterIP", sourceIP: "10.0.0.2", destIP: "172.30.1.1", destPort: 80, output: pod },
+      { name: "external to LB", sourceIP: EXT, destIP: "1.2.3.4", destPort: 80, output: ext, ...(ext.includes(":") ? { masq: false } : {}) },
+    ]);
+    check([lb], [], [
+      { name: "pod to clusterIP after endpoints deleted", sourceIP: "10.0.0.2", destIP: "172.30.1.1", destPort: 80, output: "REJECT" },
+      { name: "external to LB after endpoints deleted", sourceIP: EXT, destIP: "1.2.3.4", destPort: 80, output: "REJECT" },
+    ]);
+  });
+});
+
 describe("kube-proxy's chain tests", () => {
   const forwardTail = ['-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT', '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'];
   const chain = (restore: string, name: string): string[] => restore.split("\n").filter((l) => l.startsWith(`-A ${name} `));
