@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { register as registerGet } from "./commands/get.js";
 import { register as registerIptables } from "./commands/iptables.js";
 import { register as registerViews } from "./commands/views.js";
+import { register as registerTrace } from "./commands/trace.js";
 import { UsageError, type CliIo } from "./io.js";
 
 /** Builds the program; commands write to `io`. */
@@ -19,6 +20,7 @@ export function buildProgram(io: CliIo): Command {
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined })
     .showHelpAfterError(false);
+  registerTrace(program, io);
   registerIptables(program, io);
   registerGet(program, io);
   registerViews(program, io);

@@ -254,13 +254,17 @@ export class Network implements NsHost {
     }
   }
 
-  /** A deep copy: a trace can run on it and leave this network untouched. */
-  clone(): Network {
-    const c = new Network({ seed: this.rng.uint32(), hopLimit: this.hopLimit, clock: createClock(this.clock.now()) });
+  /**
+   * A deep copy: a trace can run on it and leave this network untouched. With `seed`, the copy's
+   * random source (MASQUERADE ports, statistic choices) starts from it and this network's own is
+   * not drawn from, so the same trace twice gives the same answer.
+   */
+  clone(seed?: number): Network {
+    const c = new Network({ seed: seed ?? this.rng.uint32(), hopLimit: this.hopLimit, clock: createClock(this.clock.now()) });
     for (const [name, ns] of this.namespaces) c.namespaces.set(name, ns.cloneInto(c));
     for (const [name, s] of this.segments) c.segments.set(name, { name, nics: s.nics.map((n) => ({ ...n })), fdb: s.fdb.clone() });
     c.nextPacketId = this.nextPacketId;
-    c.choose = this.choose;
+
     return c;
   }
 }

@@ -141,6 +141,49 @@ export class Dataplane {
     this.bootMachine(h.name, h.ip, []);
   }
 
+  private readonly lbRoutes = new Map<string, { node: string; via: Ipv4 }>();
+  private lbSynced = -1;
+
+  /**
+   * The load balancer in front of the cluster: for each LoadBalancer ingress address, the
+   * external hosts route it to one node, destination unchanged (as MetalLB's L2 announcement or
+   * a passthrough cloud LB delivers it), and that node's kube-proxy rules decide. The node is the
+   * first by name that is Ready, schedulable and not excluded from external load balancers
+   * (`node.kubernetes.io/exclude-from-external-load-balancers`), and for externalTrafficPolicy
+   * Local one with a ready local endpoint (MetalLB announces only from those).
+   */
+  private syncLoadBalancers(): void {
+    if (!this.cluster || this.lbSynced === this.gens.proxy) return;
+    this.lbSynced = this.gens.proxy;
+    const want = new Map<string, { node: string; via: Ipv4 }>();
+    const nodes = (this.cluster.list("Node") as Node[])
+      .filter((n) => n.status?.conditions?.find((c) => c.type === "Ready")?.status === "True" && n.metadata.labels?.["node.kubernetes.io/exclude-from-external-load-balancers"] === undefined)
+      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const slices = this.cluster.list("EndpointSlice") as EndpointSlice[];
+    for (const svc of this.cluster.list("Service") as Service[]) {
+      if (svc.spec.type !== "LoadBalancer") continue;
+      const ns = svc.metadata.namespace ?? "default";
+      const local = new Set(slices.filter((s) => s.metadata.namespace === ns && s.metadata.labels?.["kubernetes.io/service-name"] === svc.metadata.name).flatMap((s) => s.endpoints.filter((e) => e.conditions?.ready !== false && e.nodeName).map((e) => e.nodeName as string)));
+      const node = nodes.find((n) => svc.spec.externalTrafficPolicy !== "Local" || local.has(n.metadata.name));
+      const ipText = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+      if (!node || !ipText) continue;
+      for (const ing of svc.status?.loadBalancer?.ingress ?? []) if (ing.ip) want.set(ing.ip, { node: node.metadata.name, via: ipOf(ipText) });
+    }
+    for (const h of this.externalHosts) {
+      const ns = this.net.ns(h.name);
+      for (const [vip] of this.lbRoutes) if (!want.has(vip)) ns.routeDel({ addr: ipOf(vip), len: 32 });
+      for (const [vip, w] of want) ns.routeReplace({ dst: { addr: ipOf(vip), len: 32 }, via: w.via, dev: NIC });
+    }
+    this.lbRoutes.clear();
+    for (const [k, v] of want) this.lbRoutes.set(k, v);
+  }
+
+  /** The node the load balancer sends an ingress address to, if any. */
+  loadBalancerNode(vip: string): string | undefined {
+    this.syncLoadBalancers();
+    return this.lbRoutes.get(vip)?.node;
+  }
+
   /** The node agents that live in the control plane (flannel's node annotations). */
   agents(): Controller[] {
     if (this.cfg.cni !== "flannel") return [];
@@ -194,9 +237,10 @@ export class Dataplane {
     return h.ns;
   }
 
-  /** Brings every node up to date. */
+  /** Brings every node, and the load balancer's routes on the external hosts, up to date. */
   syncAll(): void {
     for (const h of this.hosts.values()) this.ensure(h);
+    this.syncLoadBalancers();
   }
 
   /** The iptables-restore input kube-proxy wrote on the node in its last full sync. */

@@ -1,0 +1,357 @@
+/**
+ * @module trace/tracer
+ * `podwire trace`: one packet (a TCP SYN, a UDP datagram or an ICMP echo request) and its reply
+ * through a topology's emulated kernels — pods, nodes, the underlay, flannel's VXLAN, the load
+ * balancer's route — on a copy of the network, so the topology is left as it was. The kernel
+ * records every step as an event; the tracer reads them back as hops grouped by machine, the NAT
+ * the packet went through, where it was delivered (and the source the socket saw) or where and
+ * why it was dropped, and the reply as its own story. `allPaths` re-runs the packet once per
+ * combination of random choices (kube-proxy's statistic cascade) with each path's probability.
+ */
+import { formatIpv4, type Ipv4, type Mac } from "../net/addr.js";
+import type { Ipv4Packet } from "../net/headers/types.js";
+import { firstPacket } from "../net/packet.js";
+import type { Proto, Tuple } from "../net/tuple.js";
+import { summarizeIpv4 } from "../net/summary.js";
+import type { KernelEvent } from "../kernel/events.js";
+import { formatRule } from "../netfilter/iptables-save.js";
+import { explore, type Chooser } from "../netfilter/explore.js";
+import type { RuleHit } from "../netfilter/traverse.js";
+import { createRng } from "../sim/rng.js";
+import type { Topology } from "../topology/build.js";
+import { places, resolveDestination, resolveSource, type Destination, type Place, type Source } from "./endpoints.js";
+import { explain } from "./explain.js";
+
+/** What to trace (CLI.md "trace"). */
+export interface TraceRequest {
+  readonly from: string;
+  readonly to: string;
+  readonly proto?: Proto;
+  readonly sport?: number;
+  readonly at?: string;
+  readonly allPaths?: boolean;
+  readonly seed?: number;
+}
+
+export type Verdict = "delivered" | "dropped" | "rejected" | "no-route" | "loop";
+
+/** Where a packet ended up. */
+export interface Delivered {
+  readonly kind: "pod" | "node" | "host";
+  readonly namespace?: string;
+  readonly name: string;
+  readonly node?: string;
+  readonly ip: string;
+  readonly port: number | null;
+  /** The listening socket (`pod/NS/NAME`, `kube-apiserver`), or the kernel itself (ICMP echo). */
+  readonly socket: string;
+}
+
+/** Where and why it was dropped. */
+export interface Drop {
+  readonly node: string | null;
+  readonly netns: string;
+  readonly stage: string;
+  readonly table?: string;
+  readonly chain?: string;
+  readonly rule?: string;
+  readonly reason: string;
+}
+
+/** One NAT the packet went through. */
+export interface Nat {
+  readonly node: string | null;
+  readonly type: "DNAT" | "SNAT" | "MASQUERADE";
+  readonly from: string;
+  readonly to: string;
+  readonly rule: string | null;
+}
+
+/** One step, for the JSON `hops` and the text listing. */
+export interface Hop {
+  readonly node: string | null;
+  /** `pod default/web-abc`, `node node-1`, `host client`. */
+  readonly where: string;
+  readonly netns: string;
+  readonly device: string | null;
+  readonly event: string;
+  readonly packet: string | null;
+  readonly detail: string;
+  readonly rules?: readonly { readonly table: string; readonly chain: string; readonly index: number; readonly rule: string | null; readonly verdict: string }[];
+  /** Set when the 5-tuple changed at this step. */
+  readonly changed?: boolean;
+}
+
+/** The reply's story. */
+export interface Reply {
+  readonly verdict: Verdict | "none";
+  readonly what: string;
+  readonly observedSource: { readonly ip: string; readonly port: number | null } | null;
+  readonly drop: Drop | null;
+  readonly hops: readonly Hop[];
+}
+
+/** One path's outcome. */
+export interface PathOutcome {
+  readonly verdict: Verdict;
+  readonly delivered: Delivered | null;
+  readonly observedSource: { readonly ip: string; readonly port: number | null } | null;
+  readonly drop: Drop | null;
+  readonly error: string | null;
+  readonly nat: readonly Nat[];
+  readonly hops: readonly Hop[];
+  readonly reply: Reply | null;
+  readonly explanation: readonly string[];
+}
+
+/** A trace. */
+export interface TraceResult extends PathOutcome {
+  readonly request: { readonly from: string; readonly to: string; readonly proto: Proto; readonly sport: number; readonly dport: number | null; readonly src: string; readonly dst: string; readonly at: string | null };
+  readonly source: Place | { readonly kind: "external"; readonly ip: string; readonly node: string };
+  readonly paths?: readonly (PathOutcome & { readonly probability: number })[];
+}
+
+/** The MAC an outside sender's frames carry when `--at node/NAME` injects them (a router's). */
+const OUTSIDE_MAC = "52:54:00:00:00:01" as Mac;
+
+type Ev<K extends KernelEvent["kind"]> = Extract<KernelEvent, { kind: K }>;
+
+interface Ctx {
+  readonly places: Map<string, Place>;
+}
+
+function where(ctx: Ctx, netns: string): { node: string | null; label: string } {
+  const p = ctx.places.get(netns);
+  if (!p) return { node: null, label: netns };
+  if (p.kind === "pod") return { node: p.node ?? null, label: `pod ${p.namespace}/${p.name}` };
+  return { node: p.kind === "node" ? p.name : null, label: `${p.kind} ${p.name}` };
+}
+
+const ep = (a: Ipv4, port: number | undefined): string => (port === undefined ? formatIpv4(a) : `${formatIpv4(a)}:${port}`);
+const tupleText = (t: Tuple): string => (t.proto === "icmp" ? `icmp ${formatIpv4(t.src)} > ${formatIpv4(t.dst)}` : `${t.proto} ${formatIpv4(t.src)}:${t.sport} > ${formatIpv4(t.dst)}:${t.dport}`);
+
+function stageOf(reason: string): string {
+  if (reason.startsWith("nf-") || reason === "ct-invalid") return "netfilter";
+  if (reason.startsWith("route-") || ["no-route", "forwarding-disabled", "rp-filter", "martian-source", "martian-destination", "ttl-exceeded"].includes(reason)) return "route";
+  if (reason === "neigh-failed") return "neigh";
+  if (reason.startsWith("bridge-")) return "bridge";
+  if (reason.startsWith("vxlan-")) return "vxlan";
+  if (reason === "no-socket") return "socket";
+  if (reason === "hop-limit") return "loop";
+  return reason;
+}
+
+function ruleHits(e: Ev<"nf.table">): NonNullable<Hop["rules"]> {
+  return e.hits.map((h: RuleHit) => ({ table: h.table, chain: h.chain, index: h.index, rule: h.verdict.startsWith("policy") ? null : formatRule(h.chain, h.rule), verdict: h.verdict }));
+}
+
+/** Reads one packet's events (and those of the packets it caused) back as hops. */
+function hopsOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Hop[] {
+  const out: Hop[] = [];
+  for (const e of events) {
+    if (e.packetId !== id) continue;
+    const w = where(ctx, e.ns);
+    const base = { node: w.node, where: w.label, netns: e.ns };
+    switch (e.kind) {
+      case "dev.tx":
+      case "dev.rx":
+        if (e.frame.payload.kind !== "ipv4") break;
+        out.push({ ...base, device: e.dev, event: e.kind === "dev.tx" ? "transmit" : "receive", packet: summarizeIpv4(e.frame.payload), detail: `${e.kind === "dev.tx" ? "out of" : "in on"} ${e.dev} (${e.frame.src} > ${e.frame.dst})` });
+        break;
+      case "route.lookup":
+        out.push({ ...base, device: e.dev ?? null, event: "route", packet: null, detail: `${e.dst}: ${e.result}${e.via ? ` via ${e.via}` : ""}${e.dev ? ` dev ${e.dev}` : ""}${e.src ? ` src ${e.src}` : ""}` });
+        break;
+      case "neigh":
+        if (e.result === "miss") break;
+        out.push({ ...base, device: e.dev, event: "neighbour", packet: null, detail: `${e.ip} ${e.result === "hit" || e.result === "resolved" ? `is ${e.mac ?? "?"}` : "did not answer"} on ${e.dev}${e.result === "resolved" ? " (ARP)" : ""}` });
+        break;
+      case "bridge.fdb":
+        if (e.action === "learn") break;
+        out.push({ ...base, device: e.bridge, event: "bridge", packet: null, detail: e.action === "forward" ? `${e.bridge}: ${e.mac} is on port ${e.port ?? "?"}` : e.action === "flood" ? `${e.bridge}: ${e.mac} unknown, flooded to every port` : `${e.bridge}: ${e.mac} is the bridge itself, up to the host` });
+        break;
+      case "nf.table": {
+        const interesting = e.hits.some((h) => !h.verdict.startsWith("policy")) || (e.verdict !== "ACCEPT" && e.verdict !== "DNAT");
+        if (!interesting) break;
+        out.push({ ...base, device: e.inIface || e.outIface || null, event: `${e.table} ${e.hook}`, packet: null, detail: `${e.table} ${e.hook}${e.inIface ? ` in ${e.inIface}` : ""}${e.outIface ? ` out ${e.outIface}` : ""}: ${e.verdict}`, rules: ruleHits(e) });
+        break;
+      }
+      case "ct":
+        out.push({ ...base, device: null, event: "conntrack", packet: null, detail: `${e.state} (${e.dir === "ORIGINAL" ? "original" : "reply"} direction) ${tupleText(e.tuple)}` });
+        break;
+      case "nat":
+        out.push({ ...base, device: null, event: e.reverse ? "un-nat" : e.manip === "dst" ? "dnat" : "snat", packet: null, detail: `${tupleText(e.before)} → ${tupleText(e.after)}${e.reverse ? " (the connection's NAT undone for the reply)" : ""}`, changed: true });
+        break;
+      case "vxlan.encap": {
+        const o = e.outer;
+        const u = o.payload.kind === "udp" ? o.payload : undefined;
+        out.push({ ...base, device: e.dev, event: "vxlan encap", packet: summarizeIpv4(o), detail: `${e.dev}: VNI ${e.vni}, outer ${formatIpv4(o.header.src)}:${u?.srcPort ?? "?"} > ${formatIpv4(o.header.dst)}:${u?.dstPort ?? "?"} udp, ttl ${o.header.ttl}, DF ${o.header.df ? "set" : "clear"}`, changed: true });
+        break;
+      }
+      case "vxlan.decap":
+        out.push({ ...base, device: e.dev, event: "vxlan decap", packet: null, detail: `${e.dev}: VNI ${e.vni}, inner frame received` });
+        break;
+      case "ttl":
+        out.push({ ...base, device: null, event: "ttl", packet: null, detail: `TTL ${e.from} → ${e.to} (forwarded)` });
+        break;
+      case "deliver":
+        if (e.socket?.startsWith("vxlan ")) out.push({ ...base, device: e.socket.slice(6), event: "vxlan socket", packet: null, detail: `UDP ${port(e.packet) ?? "?"} taken by ${e.socket.slice(6)}'s VXLAN socket` });
+        else out.push({ ...base, device: null, event: "deliver", packet: summarizeIpv4(e.packet), detail: e.to === "kernel" ? "answered by the kernel" : e.socket === "the connecting socket" ? "to the sending socket" : `to socket ${e.socket ?? "?"}` });
+        break;
+      case "note":
+        out.push({ ...base, device: null, event: "note", packet: null, detail: e.text });
+        break;
+      case "drop":
+        out.push({ ...base, device: e.dev ?? null, event: "drop", packet: null, detail: `${e.reason}: ${e.text}` });
+        break;
+      default:
+    }
+  }
+  return out;
+}
+
+function dropOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Drop | null {
+  const d = [...events].reverse().find((e): e is Ev<"drop"> => e.kind === "drop" && e.packetId === id);
+  if (!d) return null;
+  const w = where(ctx, d.ns);
+  const stage = stageOf(d.reason);
+  const nf = stage === "netfilter" ? [...events].reverse().find((e): e is Ev<"nf.table"> => e.kind === "nf.table" && e.packetId === id && e.ns === d.ns && (e.verdict === "DROP" || e.verdict === "REJECT")) : undefined;
+  const hit = nf?.hits.at(-1);
+  return {
+    node: w.node,
+    netns: d.ns,
+    stage,
+    ...(nf ? { table: nf.table } : {}),
+    ...(hit ? { chain: hit.chain, rule: hit.verdict.startsWith("policy") ? `-P ${hit.chain} ${nf?.verdict ?? ""}` : formatRule(hit.chain, hit.rule) } : {}),
+    reason: d.text,
+  };
+}
+
+function natsOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Nat[] {
+  const out: Nat[] = [];
+  for (let i = 0; i < events.length; i += 1) {
+    const e = events[i] as KernelEvent;
+    if (e.kind !== "nat" || e.packetId !== id || e.reverse) continue;
+    const table = [...events.slice(0, i)].reverse().find((x): x is Ev<"nf.table"> => x.kind === "nf.table" && x.packetId === id && x.ns === e.ns && x.table === "nat");
+    const hit = table?.hits.at(-1);
+    const masq = hit?.verdict === "MASQUERADE";
+    const [from, to] = e.manip === "dst" ? [ep(e.before.dst, e.before.proto === "icmp" ? undefined : e.before.dport), ep(e.after.dst, e.after.proto === "icmp" ? undefined : e.after.dport)] : [ep(e.before.src, e.before.proto === "icmp" ? undefined : e.before.sport), ep(e.after.src, e.after.proto === "icmp" ? undefined : e.after.sport)];
+    out.push({ node: where(ctx, e.ns).node, type: e.manip === "dst" ? "DNAT" : masq ? "MASQUERADE" : "SNAT", from, to, rule: hit && !hit.verdict.startsWith("policy") ? formatRule(hit.chain, hit.rule) : null });
+  }
+  return out;
+}
+
+function port(p: Ipv4Packet): number | null {
+  const pl = p.payload;
+  return pl.kind === "tcp" || pl.kind === "udp" ? pl.dstPort : null;
+}
+function sourcePort(p: Ipv4Packet): number | null {
+  const pl = p.payload;
+  return pl.kind === "tcp" || pl.kind === "udp" ? pl.srcPort : null;
+}
+
+/** Runs the packet once with `choose` deciding the random rules, and reads the outcome. */
+function runOnce(t: Topology, ctx: Ctx, src: Source, tuple: Tuple, choose: Chooser, seed: number): PathOutcome {
+  const net = t.dataplane.net.clone(seed);
+  net.choose = choose;
+  let id: number;
+  let clientNs: string;
+  if (src.kind === "socket") {
+    id = net.send(src.netns, { proto: tuple.proto, dst: tuple.dst, sport: tuple.sport, dport: tuple.dport });
+    clientNs = src.netns;
+  } else {
+    const ns = net.ns(src.node);
+    id = net.inject(src.node, "eth0", { kind: "eth", dst: ns.dev("eth0").mac, src: OUTSIDE_MAC, payload: firstPacket(tuple) });
+    clientNs = "";
+  }
+  const events = net.drain();
+  const hops = hopsOf(ctx, events, id);
+  const nat = natsOf(ctx, events, id);
+  // The VXLAN socket takes the outer packet; the inner one goes on (same packet id).
+  const server = events.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.packetId === id && e.socket !== "the connecting socket" && !e.socket?.startsWith("vxlan "));
+  const caused = events.filter((e): e is Ev<"emit"> => e.kind === "emit" && e.cause === id);
+  const error = caused.find((e) => e.what === "icmp-error" || e.what === "tcp-rst");
+  const dropped = events.find((e): e is Ev<"drop"> => e.kind === "drop" && e.packetId === id);
+  let verdict: Verdict;
+  let delivered: Delivered | null = null;
+  let observedSource: PathOutcome["observedSource"] = null;
+  let drop: Drop | null = null;
+  if (server) {
+    verdict = "delivered";
+    const p = ctx.places.get(server.ns);
+    const pk = server.packet;
+    delivered = {
+      kind: p?.kind ?? "node",
+      ...(p?.kind === "pod" ? { namespace: p.namespace as string } : {}),
+      name: p?.name ?? server.ns,
+      ...(p?.node ? { node: p.node } : {}),
+      ip: formatIpv4(pk.header.dst),
+      port: port(pk),
+      socket: server.to === "kernel" ? "kernel" : (server.socket ?? "?"),
+    };
+    observedSource = { ip: formatIpv4(pk.header.src), port: sourcePort(pk) };
+  } else if (dropped?.reason === "hop-limit") {
+    verdict = "loop";
+    drop = dropOf(ctx, events, id);
+  } else if (error || dropped?.reason === "nf-reject") {
+    verdict = "rejected";
+    drop = dropOf(ctx, events, id) ?? { node: where(ctx, error?.ns ?? "").node, netns: error?.ns ?? "", stage: "socket", reason: error?.what === "tcp-rst" ? "nothing listens on the port: the kernel answered with a TCP RST" : "the kernel answered with an ICMP error" };
+  } else if (dropped && ["no-route", "route-unreachable", "route-prohibit", "route-blackhole"].includes(dropped.reason)) {
+    verdict = "no-route";
+    drop = dropOf(ctx, events, id);
+  } else {
+    verdict = "dropped";
+    drop = dropOf(ctx, events, id) ?? { node: null, netns: "", stage: "unknown", reason: "the packet vanished without a recorded drop" };
+  }
+  const replyEmit = caused.find((e) => e.what === "tcp-synack" || e.what === "udp-reply" || e.what === "echo-reply");
+  let reply: Reply | null = null;
+  if (verdict === "delivered") {
+    if (!replyEmit) reply = { verdict: "none", what: tuple.proto === "udp" ? "the server does not answer UDP" : "no reply", observedSource: null, drop: null, hops: [] };
+    else {
+      const back = events.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.packetId === replyEmit.packetId && (clientNs === "" || e.ns === clientNs));
+      const rdrop = events.find((e): e is Ev<"drop"> => e.kind === "drop" && e.packetId === replyEmit.packetId);
+      const what = replyEmit.what === "tcp-synack" ? "TCP SYN-ACK" : replyEmit.what === "udp-reply" ? "UDP reply" : "ICMP echo reply";
+      reply = {
+        verdict: back ? "delivered" : rdrop?.reason === "hop-limit" ? "loop" : "dropped",
+        what,
+        observedSource: back ? { ip: formatIpv4(back.packet.header.src), port: sourcePort(back.packet) } : null,
+        drop: back ? null : (dropOf(ctx, events, replyEmit.packetId) ?? { node: null, netns: "", stage: "unknown", reason: clientNs === "" ? "the reply left towards an address outside the topology" : "the reply never reached the client" }),
+        hops: hopsOf(ctx, events, replyEmit.packetId),
+      };
+    }
+  } else if (error) {
+    const back = events.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.packetId === error.packetId && e.ns === clientNs);
+    reply = { verdict: back ? "delivered" : "dropped", what: error.what === "tcp-rst" ? "TCP RST" : "ICMP error", observedSource: back ? { ip: formatIpv4(back.packet.header.src), port: sourcePort(back.packet) } : null, drop: null, hops: hopsOf(ctx, events, error.packetId) };
+  }
+  const base = { verdict, delivered, observedSource, drop, error: null, nat, hops, reply };
+  return { ...base, explanation: explain(t, base, tuple) };
+}
+
+/** Traces a packet through a topology. */
+export function trace(t: Topology, req: TraceRequest): TraceResult {
+  t.dataplane.syncAll();
+  const proto = req.proto ?? "tcp";
+  const seed = req.seed ?? 1;
+  const src = resolveSource(t, req.from, req.at);
+  const dst: Destination = resolveDestination(t, req.to, proto);
+  const rng = createRng(seed);
+  const sport = req.sport ?? rng.int(32768, 60999);
+  const srcIp: Ipv4 = src.kind === "wire" ? src.ip : (t.dataplane.net.ns(src.netns).main.lookup(dst.ip) ? routeSource(t, src.netns, dst.ip) : (0 as Ipv4));
+  const tuple: Tuple = { proto, src: srcIp, sport, dst: dst.ip, dport: dst.port ?? sport };
+  const ctx: Ctx = { places: places(t) };
+  const sendTuple = src.kind === "socket" ? { ...tuple, src: 0 as Ipv4 } : tuple;
+  const decide = createRng(seed ^ 0x9e3779b9);
+  const main = runOnce(t, ctx, src, sendTuple, (p) => decide.next() < p, seed);
+  const request = { from: req.from, to: req.to, proto, sport, dport: dst.port ?? null, src: formatIpv4(srcIp), dst: formatIpv4(dst.ip), at: req.at ?? null };
+  const source: TraceResult["source"] = src.kind === "socket" ? src.place : { kind: "external", ip: formatIpv4(src.ip), node: src.node };
+  if (!req.allPaths) return { request, source, ...main };
+  const paths = explore((choose) => runOnce(t, ctx, src, sendTuple, choose, seed)).map((p) => ({ probability: p.probability, ...p.result }));
+  return { request, source, ...main, paths };
+}
+
+function routeSource(t: Topology, netns: string, dst: Ipv4): Ipv4 {
+  const ns = t.dataplane.net.ns(netns);
+  const r = ns.main.lookup(dst);
+  if (!r) return 0 as Ipv4;
+  if (r.src !== undefined) return r.src;
+  return ns.selectAddr(r.dev ?? "", r.via ?? dst) ?? (0 as Ipv4);
+}
