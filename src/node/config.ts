@@ -53,4 +53,6 @@ export interface NodeDecl {
 export interface HostDecl {
   readonly name: string;
   readonly ip: string;
+  /** Ports it listens on, `"8080,53/udp"` (UDP answers). */
+  readonly listen?: string;
 }

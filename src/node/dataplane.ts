@@ -138,7 +138,11 @@ export class Dataplane {
   }
 
   private bootHost(h: HostDecl): void {
-    this.bootMachine(h.name, h.ip, []);
+    const ns = this.bootMachine(h.name, h.ip, []);
+    for (const part of (h.listen ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
+      const [port = "", proto = "tcp"] = part.split("/");
+      ns.listen(proto === "udp" ? "udp" : "tcp", 0 as Ipv4, Number(port), { label: `host/${h.name}`, reply: proto === "udp" ? "echo" : "none" });
+    }
   }
 
   private readonly lbRoutes = new Map<string, { node: string; via: Ipv4 }>();

@@ -25,6 +25,8 @@ import { createClock } from "../sim/clock.js";
 export interface HostSpec {
   readonly name: string;
   readonly ip: string;
+  /** What the host listens on (`"8080,53/udp"`, podwire's extension), empty by default. */
+  readonly listen: string;
 }
 
 /** The resolved networking settings. */
@@ -195,7 +197,11 @@ export function resolveCluster(d: SourcedDoc, issues: Issue[]): { name: string; 
   });
   const hosts = hostsIn.map((raw, i) => {
     const h = rec(raw);
-    return { name: checkName(h["name"], `hosts[${i}].name`), ip: typeof h["ip"] === "string" ? (h["ip"] as string) : nextFree() };
+    const listen = typeof h["listen"] === "string" ? (h["listen"] as string) : "";
+    for (const part of listen.split(",").map((x) => x.trim()).filter(Boolean)) {
+      if (!/^\d{1,5}(\/(tcp|udp))?$/.test(part) || Number(part.split("/")[0]) < 1 || Number(part.split("/")[0]) > 65535) issues.push(issueAt(d, `hosts[${i}].listen`, `"${part}" is not PORT or PORT/tcp|udp (like "8080,53/udp")`));
+    }
+    return { name: checkName(h["name"], `hosts[${i}].name`), ip: typeof h["ip"] === "string" ? (h["ip"] as string) : nextFree(), listen };
   });
   const name = typeof rec(d.doc["metadata"])["name"] === "string" ? (rec(d.doc["metadata"])["name"] as string) : "default";
   return { name, networking, nodes, hosts };

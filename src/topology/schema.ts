@@ -56,7 +56,7 @@ export const CLUSTER_SHAPE: Shape = {
       sysctls: "sysctl-map",
     },
   ],
-  hosts: [{ name: "string", ip: "string" }],
+  hosts: [{ name: "string", ip: "string", listen: "string" }],
 };
 
 function typeName(v: unknown): string {

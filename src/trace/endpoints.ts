@@ -144,7 +144,7 @@ export function resolveDestination(t: Topology, to: string, proto: string): Dest
   if (target.startsWith("lb/")) {
     const s = service(t, "--to", target.slice(3));
     const ing = s.status?.loadBalancer?.ingress?.find((i) => i.ip)?.ip;
-    if (!ing) throw new TraceInputError(`--to: Service "${target.slice(3)}" has no load-balancer address (${s.spec.type === "LoadBalancer" ? "<pending>: give networking.loadBalancer.pool" : `type ${s.spec.type ?? "ClusterIP"}`})`);
+    if (!ing) throw new TraceInputError(`--to: Service "${s.metadata.namespace ?? "default"}/${s.metadata.name}" has no load-balancer address (${s.spec.type === "LoadBalancer" ? "<pending>: give networking.loadBalancer.pool" : `type ${s.spec.type ?? "ClusterIP"}`})`);
     return mk(addr("--to", ing));
   }
   if (target.startsWith("pod/")) {

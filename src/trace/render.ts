@@ -23,7 +23,7 @@ function headline(o: PathOutcome): string {
       return `reached ${who} at ${at(d?.ip, d?.port)}, which saw the source ${at(o.observedSource?.ip, o.observedSource?.port)}`;
     }
     case "rejected":
-      return `rejected on ${o.drop?.node ?? o.drop?.netns ?? "?"}${o.drop?.chain ? ` by ${o.drop.table} ${o.drop.chain}` : ""}: ${o.reply ? `the sender got a ${o.reply.what}` : "refused"}`;
+      return `rejected on ${o.drop?.node ?? o.drop?.netns ?? "?"}${o.drop?.chain ? ` by ${o.drop.table} ${o.drop.chain}` : ""}: ${o.reply ? `the sender got ${/^[AEIOU]/.test(o.reply.what) ? "an" : "a"} ${o.reply.what}` : "refused"}`;
     case "dropped":
       return `dropped on ${o.drop?.node ?? o.drop?.netns ?? "?"} (${o.drop?.stage ?? "?"}${o.drop?.chain ? `: ${o.drop.table} ${o.drop.chain}` : ""})`;
     case "no-route":

@@ -249,6 +249,14 @@ function sourcePort(p: Ipv4Packet): number | null {
   return pl.kind === "tcp" || pl.kind === "udp" ? pl.srcPort : null;
 }
 
+/** The name `ping` and tcpdump give an ICMP error. */
+function icmpName(type: number, code: number): string {
+  if (type === 11) return "ICMP time exceeded";
+  if (type !== 3) return `ICMP type ${type} code ${code}`;
+  const names: Record<number, string> = { 0: "net unreachable", 1: "host unreachable", 3: "port unreachable", 4: "fragmentation needed", 9: "net prohibited", 10: "host prohibited", 13: "administratively prohibited" };
+  return `ICMP ${names[code] ?? `unreachable code ${code}`}`;
+}
+
 /** Runs the packet once with `choose` deciding the random rules, and reads the outcome. */
 function runOnce(t: Topology, ctx: Ctx, src: Source, tuple: Tuple, choose: Chooser, seed: number): PathOutcome {
   const net = t.dataplane.net.clone(seed);
@@ -307,7 +315,7 @@ function runOnce(t: Topology, ctx: Ctx, src: Source, tuple: Tuple, choose: Choos
   if (verdict === "delivered") {
     if (!replyEmit) reply = { verdict: "none", what: tuple.proto === "udp" ? "the server does not answer UDP" : "no reply", observedSource: null, drop: null, hops: [] };
     else {
-      const back = events.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.packetId === replyEmit.packetId && (clientNs === "" || e.ns === clientNs));
+      const back = events.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.packetId === replyEmit.packetId && e.ns === clientNs && e.socket === "the connecting socket");
       const rdrop = events.find((e): e is Ev<"drop"> => e.kind === "drop" && e.packetId === replyEmit.packetId);
       const what = replyEmit.what === "tcp-synack" ? "TCP SYN-ACK" : replyEmit.what === "udp-reply" ? "UDP reply" : "ICMP echo reply";
       reply = {
@@ -319,8 +327,9 @@ function runOnce(t: Topology, ctx: Ctx, src: Source, tuple: Tuple, choose: Choos
       };
     }
   } else if (error) {
-    const back = events.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.packetId === error.packetId && e.ns === clientNs);
-    reply = { verdict: back ? "delivered" : "dropped", what: error.what === "tcp-rst" ? "TCP RST" : "ICMP error", observedSource: back ? { ip: formatIpv4(back.packet.header.src), port: sourcePort(back.packet) } : null, drop: null, hops: hopsOf(ctx, events, error.packetId) };
+    const back = events.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.packetId === error.packetId && e.ns === clientNs && e.socket === "the connecting socket");
+    const pl = (back?.packet ?? error.packet)?.payload;
+    reply = { verdict: back ? "delivered" : "dropped", what: error.what === "tcp-rst" ? "TCP RST" : pl?.kind === "icmp" ? icmpName(pl.type, pl.code) : "ICMP error", observedSource: back ? { ip: formatIpv4(back.packet.header.src), port: sourcePort(back.packet) } : null, drop: null, hops: hopsOf(ctx, events, error.packetId) };
   }
   const base = { verdict, delivered, observedSource, drop, error: null, nat, hops, reply };
   return { ...base, explanation: explain(t, base, tuple) };
