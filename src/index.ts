@@ -5,8 +5,9 @@
  * offline trace, and the emulated Linux network stack (`kernel`: build namespaces with
  * ip-command-named calls or a lab script, send packets, read the events and the `ip`/`bridge`/
  * `conntrack` views), and the control plane (`loadTopology` / `Cluster`: apiserver, scheduler,
- * controllers, kubelets on a virtual clock; operations such as cordon and drain). Tracing a
- * topology end to end comes with the tracer work.
+ * controllers, kubelets on a virtual clock; operations such as cordon and drain), the nodes'
+ * emulated kernels as the CNI plugins, flannel, Docker and kube-proxy configure them
+ * (`topology.dataplane`), and `trace` — a packet and its reply through a topology.
  */
 export * as net from "./net/index.js";
 export * as netfilter from "./netfilter/index.js";
@@ -23,3 +24,8 @@ export type * as api from "./cluster/api/types.js";
 export { ApiError } from "./cluster/api/resource.js";
 export { loadTopology, loadTopologyText, type Topology } from "./topology/index.js";
 export { TopologyError, type Issue } from "./topology/load.js";
+export { trace, type TraceRequest, type TraceResult, type PathOutcome, type Delivered, type Drop, type Nat, type Hop, type Reply, type Verdict } from "./trace/tracer.js";
+export { traceText, traceJson } from "./trace/render.js";
+export { TraceInputError } from "./trace/endpoints.js";
+export { Dataplane } from "./node/dataplane.js";
+export { syncProxyRules, type ProxierConfig, type ProxierInput, type ProxierOutput } from "./kube-proxy/proxier.js";
