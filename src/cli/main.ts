@@ -9,6 +9,7 @@ import { register as registerGet } from "./commands/get.js";
 import { register as registerIptables } from "./commands/iptables.js";
 import { register as registerViews } from "./commands/views.js";
 import { register as registerTrace } from "./commands/trace.js";
+import { register as registerMaterialize } from "./commands/materialize.js";
 import { UsageError, type CliIo } from "./io.js";
 
 /** Builds the program; commands write to `io`. */
@@ -24,6 +25,7 @@ export function buildProgram(io: CliIo): Command {
   registerIptables(program, io);
   registerGet(program, io);
   registerViews(program, io);
+  registerMaterialize(program, io);
   for (const c of program.commands) {
     c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });
     for (const s of c.commands) s.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });

@@ -95,7 +95,7 @@ function emulatorSide(paths: readonly PathOutcome[]): Side {
       outcomes.add("delivered");
       seen.add(`${p.delivered?.socket ?? "?"} saw ${p.observedSource?.ip ?? "?"}`);
     } else if (p.verdict === "delivered") outcomes.add("timeout");
-    else if (p.verdict === "rejected") outcomes.add(p.reply?.what === "ICMP host unreachable" || p.reply?.what === "ICMP net unreachable" ? "unreachable" : p.reply?.verdict === "delivered" ? "refused" : "timeout");
+    else if (p.verdict === "rejected") outcomes.add(/^ICMP (host|net) (unreachable|prohibited)/.test(p.reply?.what ?? "") ? "unreachable" : p.reply?.verdict === "delivered" ? "refused" : "timeout");
     else if (p.verdict === "no-route") outcomes.add("unreachable");
     else outcomes.add("timeout");
   }

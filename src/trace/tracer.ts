@@ -331,6 +331,12 @@ function runOnce(t: Topology, ctx: Ctx, src: Source, tuple: Tuple, choose: Choos
     const pl = (back?.packet ?? error.packet)?.payload;
     reply = { verdict: back ? "delivered" : "dropped", what: error.what === "tcp-rst" ? "TCP RST" : pl?.kind === "icmp" ? icmpName(pl.type, pl.code) : "ICMP error", observedSource: back ? { ip: formatIpv4(back.packet.header.src), port: sourcePort(back.packet) } : null, drop: null, hops: hopsOf(ctx, events, error.packetId) };
   }
+  if (verdict === "rejected" && !reply && dropped?.reason === "nf-reject" && dropped.ns === clientNs) {
+    // REJECT on the sender's own machine (OUTPUT): the error goes straight back to the socket.
+    const w = /\(([a-z-]+)\)/.exec(dropped.text)?.[1] ?? "icmp-port-unreachable";
+    const what = w === "tcp-reset" ? "TCP RST" : icmpName(3, { "icmp-net-unreachable": 0, "icmp-host-unreachable": 1, "icmp-port-unreachable": 3, "icmp-net-prohibited": 9, "icmp-host-prohibited": 10, "icmp-admin-prohibited": 13 }[w] ?? 3);
+    reply = { verdict: "delivered", what: `${what} (from the local stack)`, observedSource: null, drop: null, hops: [] };
+  }
   const base = { verdict, delivered, observedSource, drop, error: null, nat, hops, reply };
   return { ...base, explanation: explain(t, base, tuple) };
 }
