@@ -97,7 +97,12 @@ function emulatorSide(paths: readonly PathOutcome[]): Side {
     } else if (p.verdict === "delivered") outcomes.add("timeout");
     else if (p.verdict === "rejected") outcomes.add(/^ICMP (host|net) (unreachable|prohibited)/.test(p.reply?.what ?? "") ? "unreachable" : p.reply?.verdict === "delivered" ? "refused" : "timeout");
     else if (p.verdict === "no-route") outcomes.add("unreachable");
-    else outcomes.add("timeout");
+    else {
+      outcomes.add("timeout");
+      // A failed ARP on the sender's own machine reaches the socket as EHOSTUNREACH after the
+      // 3 s of probing, at once while the neighbour stays FAILED: a repeated probe may see either.
+      if (p.drop?.stage === "neigh" && p.hops[0]?.netns === p.drop.netns) outcomes.add("unreachable");
+    }
   }
   return { outcomes: [...outcomes].sort(), seen: [...seen].sort() };
 }
