@@ -12,7 +12,8 @@ import { execFileSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadTopologyText, type Topology } from "../../src/topology/index.js";
 import { defaultFlows, openLab, type Flow, type Lab } from "../../src/materialize/verify.js";
-import { listNetns } from "../../src/materialize/apply.js";
+import { applyPlan, destroyPrefix, listNetns } from "../../src/materialize/apply.js";
+import { materializePlan } from "../../src/materialize/plan.js";
 import { oracleUnavailable } from "../support/netns.js";
 
 const why = oracleUnavailable();
@@ -120,6 +121,25 @@ ${manifests}`);
       lab.close();
     }
   }, 120_000);
+
+  it("a build that fails midway leaves no namespace of the prefix behind, and names the command", () => {
+    const t = twoNodes("");
+    const plan = materializePlan(t, PREFIX);
+    const broken = { ...plan, commands: [...plan.commands.slice(0, 20), { ns: plan.namespaces[1] as string, argv: ["ip", "link", "add", "x0", "type", "no-such-kind"] }] };
+    expect(() => applyPlan(broken)).toThrow(/ip link add x0 type no-such-kind/);
+    expect(listNetns().filter((n) => n.startsWith(`${PREFIX}-`))).toEqual([]);
+  });
+
+  it("applying twice with one prefix is refused, naming the namespaces", () => {
+    const plan = materializePlan(twoNodes(""), PREFIX);
+    applyPlan(plan);
+    try {
+      expect(() => applyPlan(plan)).toThrow(new RegExp(`prefix "${PREFIX}" is in use: namespaces .*${PREFIX}-sw`));
+    } finally {
+      expect(destroyPrefix(PREFIX).sort()).toEqual([...plan.namespaces].sort());
+    }
+    expect(listNetns().filter((n) => n.startsWith(`${PREFIX}-`))).toEqual([]);
+  });
 
   it("bites: ip_forward turned off on the real node-2 only is caught as a disagreement", async () => {
     const t = twoNodes("");
