@@ -1,5 +1,5 @@
 /**
- * The topology loader (TOPOLOGY.md) and `podwire get`: problems as file:line with the field path,
+ * The topology loader (TOPOLOGY.md) and `podwire get`: problems as file:line:col with the field path,
  * all collected; the Cluster document strict, manifests validated by the apiserver; the Scenario
  * of the seeds' nginx story; the built-in default topology.
  */
@@ -28,10 +28,10 @@ nodes:
   - name: b
 `;
 
-describe("topology problems are reported as file:line: path: message, all together", () => {
+describe("topology problems are reported as file:line:col: path: message, all together", () => {
   it("unknown fields in the Cluster document, with their path", () => {
     expect(problems([["c.yaml", CLUSTER.replace("  podSubnet", "  podSubnt: x\n  podSubnet")]])).toEqual([
-      'c.yaml:4: networking.podSubnt: unknown field "podSubnt" (known: cni, bridge, flannel, podSubnet, nodeCidrMaskSize, serviceSubnet, nodePortRange, underlay, bridgePlugin, loadBalancer, kubeProxy, seed)',
+      'c.yaml:4:3: networking.podSubnt: unknown field "podSubnt" (known: cni, bridge, flannel, podSubnet, nodeCidrMaskSize, serviceSubnet, nodePortRange, underlay, bridgePlugin, loadBalancer, kubeProxy, seed)',
     ]);
   });
 
@@ -47,18 +47,18 @@ nodes:
     ip: 10.0.0.5
 `;
     expect(problems([["t.yaml", text]])).toEqual([
-      "t.yaml:4: networking.serviceSubnet: 10.244.128.0/20 overlaps networking.podSubnet 10.244.0.0/16",
-      "t.yaml:7: nodes[0].podCIDR: 10.99.0.0/24 is not inside networking.podSubnet 10.244.0.0/16",
+      "t.yaml:4:3: networking.serviceSubnet: 10.244.128.0/20 overlaps networking.podSubnet 10.244.0.0/16",
+      "t.yaml:7:5: nodes[0].podCIDR: 10.99.0.0/24 is not inside networking.podSubnet 10.244.0.0/16",
       'nodes[1].name: Duplicate value: "a"',
-      "t.yaml:9: nodes[1].ip: 10.0.0.5 is not in networking.underlay.subnet 192.168.1.0/24",
-    ].map((s) => (s.startsWith("nodes[1].name") ? `t.yaml:8: ${s}` : s)));
+      "t.yaml:9:5: nodes[1].ip: 10.0.0.5 is not in networking.underlay.subnet 192.168.1.0/24",
+    ].map((s) => (s.startsWith("nodes[1].name") ? `t.yaml:8:5: ${s}` : s)));
   });
 
   it("extraAddresses must be address/prefix strings", () => {
     const text = `${CLUSTER}    extraAddresses: [192.168.99.11/24, nonsense]\n`;
     const got = problems([["x.yaml", text]]);
     expect(got).toHaveLength(1);
-    expect(got[0]).toMatch(/^x\.yaml:8: nodes\[1\]\.extraAddresses\[1\]: /);
+    expect(got[0]).toMatch(/^x\.yaml:8:5: nodes\[1\]\.extraAddresses\[1\]: /);
   });
 
   it("manifests are validated as the apiserver does, at the field's line, across files", () => {
@@ -84,14 +84,14 @@ spec:
     spec: {containers: [{name: api, image: api:1}]}
 `;
     expect(problems([["c.yaml", CLUSTER], ["svc.yaml", svc], ["api.yaml", ns]])).toEqual([
-      'api.yaml:1: namespaces "shop" not found',
-      "svc.yaml:9: spec.ports[0].nodePort: Service \"web\" is invalid: Forbidden: may not be used when `type` is 'ClusterIP'",
+      'api.yaml:1:1: namespaces "shop" not found',
+      "svc.yaml:9:7: spec.ports[0].nodePort: Service \"web\" is invalid: Forbidden: may not be used when `type` is 'ClusterIP'",
     ]);
   });
 
   it("a file with no documents is an error, as for kubectl apply; so is malformed YAML", () => {
     expect(problems([["empty.yaml", "# nothing\n"]])).toEqual(["empty.yaml:1: no objects passed to apply"]);
-    expect(problems([["bad.yaml", "kind: Service\n  x: [\n"]])[0]).toMatch(/^bad\.yaml:\d+: YAML: /);
+    expect(problems([["bad.yaml", "kind: Service\n  x: [\n"]])[0]).toMatch(/^bad\.yaml:\d+:\d+: YAML: /);
   });
 
   it("a Namespace document makes its objects acceptable, whatever the order of the files", () => {
@@ -122,7 +122,7 @@ describe("the nginx cordon/drain Scenario fixture", () => {
     const text = readFileSync(file, "utf8").replace("    expectFailure: true\n", "");
     const line = text.split("\n").indexOf("  - drain: {node: worker-1}") + 1;
     expect(line).toBeGreaterThan(0);
-    expect(problems([[file, text]])).toEqual([`${file}:${line}: steps[2].drain: step 3 (drain) failed: error: ${t.steps[2]?.failed?.split("\n")[0]}`]);
+    expect(problems([[file, text]])).toEqual([`${file}:${line}:5: steps[2].drain: step 3 (drain) failed: error: ${t.steps[2]?.failed?.split("\n")[0]}`]);
   });
 });
 

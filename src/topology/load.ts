@@ -2,16 +2,18 @@
  * @module topology/load
  * Reads topology files: multi-document YAML streams holding at most one `Cluster`, at most one
  * `Scenario` and any Kubernetes manifests, keeping each document's file and field lines so that
- * every problem is reported as `file:line: path: message`. All problems are collected and reported
+ * every problem is reported as `file:line:col: path: message`. All problems are collected and reported
  * together, sorted by file and line.
  */
 import yaml from "js-yaml";
-import { indexDocuments, lineOf, type DocPositions } from "./positions.js";
+import { indexDocuments, posOf, type DocPositions } from "./positions.js";
 
 /** One problem in the input. */
 export interface Issue {
   readonly file: string;
   readonly line: number;
+  /** 1-based column, when known. */
+  readonly col?: number;
   readonly message: string;
 }
 
@@ -23,9 +25,9 @@ export class TopologyError extends Error {
   }
 }
 
-/** `file:line: message`. */
+/** `file:line:col: message` (`file:line: message` when the column is not known). */
 export function formatIssue(i: Issue): string {
-  return `${i.file}:${i.line}: ${i.message}`;
+  return `${i.file}:${i.line}${i.col !== undefined ? `:${i.col}` : ""}: ${i.message}`;
 }
 
 /** A document with where it came from. */
@@ -44,7 +46,8 @@ export interface TopologyDocs {
 
 /** The issue for a field of a document. */
 export function issueAt(d: SourcedDoc, path: string, message: string): Issue {
-  return { file: d.file, line: lineOf(d.positions, path), message: path ? `${path}: ${message}` : message };
+  const { line, col } = posOf(d.positions, path);
+  return { file: d.file, line, col, message: path ? `${path}: ${message}` : message };
 }
 
 /** Parses the text of several files (`[name, text]`) into documents. */
@@ -58,8 +61,8 @@ export function parseTopology(files: readonly (readonly [string, string])[]): To
     try {
       docs = yaml.loadAll(text);
     } catch (e) {
-      const y = e as { mark?: { line: number }; reason?: string; message: string };
-      issues.push({ file, line: (y.mark?.line ?? 0) + 1, message: `YAML: ${y.reason ?? y.message}` });
+      const y = e as { mark?: { line: number; column: number }; reason?: string; message: string };
+      issues.push({ file, line: (y.mark?.line ?? 0) + 1, col: (y.mark?.column ?? 0) + 1, message: `YAML: ${y.reason ?? y.message}` });
       continue;
     }
     const positions = indexDocuments(text);
@@ -108,5 +111,5 @@ export function parseTopology(files: readonly (readonly [string, string])[]): To
 
 /** Issues sorted by file, then line. */
 export function sortIssues(issues: readonly Issue[]): Issue[] {
-  return [...issues].sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+  return [...issues].sort((a, b) => (a.file === b.file ? a.line - b.line || (a.col ?? 0) - (b.col ?? 0) : a.file < b.file ? -1 : 1));
 }
