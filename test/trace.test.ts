@@ -53,7 +53,7 @@ describe("trace on topologies/service-policies.yaml", () => {
   it("external → LoadBalancer address: the load balancer hands it to a node with a local endpoint; source range allowed; client kept", () => {
     const r = run({ from: "host/client", to: "lb/web-lb:80" });
     expect([r.verdict, r.delivered?.node, r.observedSource?.ip]).toEqual(["delivered", "worker-1", "192.168.1.100"]);
-    expect(r.hops.find((h) => h.event === "route" && h.where === "host client")?.detail).toContain("via 192.168.1.11");
+    expect(r.hops.find((h) => h.where === "host client")).toMatchObject({ event: "load balancer", detail: expect.stringContaining("via 192.168.1.11 dev eth0 src 192.168.1.100 (the load balancer hands") });
     expect(r.reply?.observedSource?.ip).toBe(t.cluster.get("Service", "default/web-lb")?.status?.loadBalancer?.ingress?.[0]?.ip);
   });
 

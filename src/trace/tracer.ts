@@ -118,6 +118,8 @@ type Ev<K extends KernelEvent["kind"]> = Extract<KernelEvent, { kind: K }>;
 
 interface Ctx {
   readonly places: Map<string, Place>;
+  /** LoadBalancer address → the node the load balancer hands it to. */
+  readonly lb: ReadonlyMap<string, string>;
 }
 
 function where(ctx: Ctx, netns: string): { node: string | null; label: string } {
@@ -158,9 +160,11 @@ function hopsOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Hop[] {
         if (e.frame.payload.kind !== "ipv4") break;
         out.push({ ...base, device: e.dev, event: e.kind === "dev.tx" ? "transmit" : "receive", packet: summarizeIpv4(e.frame.payload), detail: `${e.kind === "dev.tx" ? "out of" : "in on"} ${e.dev} (${e.frame.src} > ${e.frame.dst})` });
         break;
-      case "route.lookup":
-        out.push({ ...base, device: e.dev ?? null, event: "route", packet: null, detail: `${e.dst}: ${e.result}${e.via ? ` via ${e.via}` : ""}${e.dev ? ` dev ${e.dev}` : ""}${e.src ? ` src ${e.src}` : ""}` });
+      case "route.lookup": {
+        const lbNode = ctx.places.get(e.ns)?.kind === "host" ? ctx.lb.get(e.dst) : undefined;
+        out.push({ ...base, device: e.dev ?? null, event: lbNode ? "load balancer" : "route", packet: null, detail: `${e.dst}: ${e.result}${e.via ? ` via ${e.via}` : ""}${e.dev ? ` dev ${e.dev}` : ""}${e.src ? ` src ${e.src}` : ""}${lbNode ? ` (the load balancer hands ${e.dst} to node ${lbNode}, destination unchanged)` : ""}` });
         break;
+      }
       case "neigh":
         if (e.result === "miss") break;
         out.push({ ...base, device: e.dev, event: "neighbour", packet: null, detail: `${e.ip} ${e.result === "hit" || e.result === "resolved" ? `is ${e.mac ?? "?"}` : "did not answer"} on ${e.dev}${e.result === "resolved" ? " (ARP)" : ""}` });
@@ -352,7 +356,14 @@ export function trace(t: Topology, req: TraceRequest): TraceResult {
   const sport = req.sport ?? rng.int(32768, 60999);
   const srcIp: Ipv4 = src.kind === "wire" ? src.ip : (t.dataplane.net.ns(src.netns).main.lookup(dst.ip) ? routeSource(t, src.netns, dst.ip) : (0 as Ipv4));
   const tuple: Tuple = { proto, src: srcIp, sport, dst: dst.ip, dport: dst.port ?? sport };
-  const ctx: Ctx = { places: places(t) };
+  const lb = new Map<string, string>();
+  for (const svc of t.cluster.list("Service")) {
+    for (const ing of svc.status?.loadBalancer?.ingress ?? []) {
+      const n = ing.ip ? t.dataplane.loadBalancerNode(ing.ip) : undefined;
+      if (ing.ip && n) lb.set(ing.ip, n);
+    }
+  }
+  const ctx: Ctx = { places: places(t), lb };
   const sendTuple = src.kind === "socket" ? { ...tuple, src: 0 as Ipv4 } : tuple;
   const decide = createRng(seed ^ 0x9e3779b9);
   const main = runOnce(t, ctx, src, sendTuple, (p) => decide.next() < p, seed);
