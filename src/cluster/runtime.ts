@@ -65,12 +65,19 @@ export class Runtime {
     store.addIndex("Job", "owner", (o) => ownerIndex(o));
     store.addIndex("EndpointSlice", "owner", (o) => ownerIndex(o));
     store.addIndex("Pod", "node", (o) => (o.kind === "Pod" && o.spec.nodeName ? [o.spec.nodeName] : []));
+    store.addIndex("Pod", "label", (o) => Object.entries(o.metadata.labels ?? {}).map(([k, v]) => `${o.metadata.namespace ?? ""}\0${k}=${v}`));
+    store.addIndex("Service", "selector", (o) => (o.kind === "Service" ? Object.entries(o.spec.selector ?? {}).map(([k, v]) => `${o.metadata.namespace ?? ""}\0${k}=${v}`) : []));
+    store.addIndex("EndpointSlice", "service", (o) => {
+      const svc = o.metadata.labels?.["kubernetes.io/service-name"];
+      return svc !== undefined ? [`${o.metadata.namespace ?? ""}/${svc}`] : [];
+    });
     this.queues = controllers.map(() => new Set<string>());
     this.view = {
       get: (kind, key) => store.get(kind, key),
       list: (kind, ns) => store.list(kind, ns),
       ownedBy: <K extends Kind>(kind: K, uid: string) => store.byIndex(kind, "owner", uid) as ObjectOf<K>[],
       podsOnNode: (node) => store.byIndex("Pod", "node", node),
+      indexed: (kind, index, value) => store.byIndex(kind, index, value),
       nodeInfos: this.nodeInfos,
       now: () => clock.now(),
       leaseRenewTime: (node) => kubelets.leaseRenewTime(node, clock.now()),

@@ -34,6 +34,8 @@ export class Store {
   private logStart = 1;
   private readonly watchers = new Set<(e: WatchEvent) => void>();
   private readonly indexes = new Map<string, IndexState>();
+  /** Sorted keys per kind and per kind/namespace, rebuilt after a create or delete of that kind. */
+  private readonly sorted = new Map<string, string[]>();
 
   /** The current resourceVersion (0 for an empty store). */
   get resourceVersion(): number {
@@ -49,13 +51,16 @@ export class Store {
   list<K extends Kind>(kind: K, namespace?: string): ObjectOf<K>[] {
     const m = this.objects.get(kind);
     if (!m) return [];
-    const keys = [...m.keys()].sort();
-    const out: ObjectOf<K>[] = [];
-    for (const k of keys) {
-      const o = m.get(k) as ObjectOf<K>;
-      if (namespace === undefined || o.metadata.namespace === namespace) out.push(o);
+    const id = namespace === undefined ? kind : `${kind}/${namespace}`;
+    let keys = this.sorted.get(id);
+    if (!keys) {
+      const all = this.sorted.get(kind) ?? [...m.keys()].sort();
+      this.sorted.set(kind, all);
+      keys = namespace === undefined ? all : all.filter((k) => (m.get(k) as AnyObject).metadata.namespace === namespace);
+      this.sorted.set(id, keys);
     }
-    return out;
+    // A copy: callers may sort or splice what they get.
+    return keys.map((k) => m.get(k) as ObjectOf<K>);
   }
 
   /** How many objects of a kind there are. */
@@ -92,6 +97,7 @@ export class Store {
     const cur = m.get(key);
     if (!cur) throw new ApiError("NotFound", `${RESOURCE[kind]} "${key.split("/").pop() ?? key}" not found`);
     m.delete(key);
+    this.resort(kind, key, cur.metadata.namespace, "remove");
     this.rv += 1;
     this.reindex(cur, undefined, key);
     this.emit({ type: "DELETED", object: cur, resourceVersion: this.rv });
@@ -151,7 +157,25 @@ export class Store {
     return m;
   }
 
+  // Keeps the cached sorted key lists in step with a create (insert) or delete (remove).
+  private resort(kind: Kind, key: string, ns: string | undefined, op: "insert" | "remove"): void {
+    for (const id of [kind, ...(ns !== undefined ? [`${kind}/${ns}`] : [])]) {
+      const a = this.sorted.get(id);
+      if (!a) continue;
+      let lo = 0;
+      let hi = a.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((a[mid] as string) < key) lo = mid + 1;
+        else hi = mid;
+      }
+      if (op === "insert") a.splice(lo, 0, key);
+      else if (a[lo] === key) a.splice(lo, 1);
+    }
+  }
+
   private write<T extends AnyObject>(type: "ADDED" | "MODIFIED", obj: T, m: Map<string, AnyObject>, key: string, prev: AnyObject | undefined): T {
+    if (!prev) this.resort(obj.kind, key, obj.metadata.namespace, "insert");
     this.rv += 1;
     const stored = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(this.rv) } } as T;
     m.set(key, stored);

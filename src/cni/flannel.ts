@@ -91,7 +91,7 @@ export function vxlanDevice(cfg: FlannelConfig): string {
  * flanneld on one node: brings its backend and rules to the state the leases call for. Idempotent
  * (a later call with other leases adds and removes remote state as flannel's lease watch does).
  */
-export function flanneldSync(host: NetNs, cfg: FlannelConfig, self: Lease, leases: readonly Lease[], extDev: string, state: FlanneldState): void {
+export function flanneldSync(host: NetNs, cfg: FlannelConfig, self: Lease, leases: readonly Lease[] | undefined, extDev: string, state: FlanneldState): void {
   if (!cidrContains(cfg.network, self.subnet.addr) || self.subnet.len < cfg.network.len) {
     throw new CniError(100, `subnet "${formatCidr(cfg.network)}" specified in the flannel net config doesn't contain "${formatCidr(self.subnet)}" PodCIDR of the "${self.node}" node`);
   }
@@ -107,6 +107,8 @@ export function flanneldSync(host: NetNs, cfg: FlannelConfig, self: Lease, lease
     state.rulesInstalled = true;
   }
   state.subnetEnv = subnetEnv(cfg, self.subnet, ext.mtu);
+  // Without leases: only flanneld's start (its device, rules and subnet.env), as before its first lease watch.
+  if (leases === undefined) return;
   const want = new Map(leases.filter((l) => l.node !== self.node && (cfg.backend === "host-gw" || l.vtepMac !== undefined)).map((l) => [l.node, l]));
   for (const [node, old] of state.remotes) {
     const now = want.get(node);

@@ -429,7 +429,7 @@ export class NetNs {
   routeReplace(spec: RouteSpec): void {
     const table = spec.table === "local" ? this.local : this.main;
     const metric = spec.metric ?? 0;
-    const old = table.list().filter((r) => r.dst.addr === spec.dst.addr && r.dst.len === spec.dst.len && r.metric === metric);
+    const old = table.exact(spec.dst.addr, spec.dst.len).filter((r) => r.metric === metric);
     table.remove((r) => old.includes(r));
     try {
       this.routeAdd(spec);

@@ -292,7 +292,8 @@ export class Dataplane {
       pluginType: inner.pluginType,
       add: (a: CniArgs) => {
         this.sandboxUp(h, a.netns);
-        if (this.cfg.cni === "flannel") this.syncFlannel(h);
+        // flanneld must have started on this node (subnet.env); its remote state follows on read.
+        if (this.cfg.cni === "flannel" && h.flannel.subnetEnv === undefined) this.syncFlannel(h, false);
         try {
           return inner.add(a);
         } catch (e) {
@@ -360,12 +361,12 @@ export class Dataplane {
     return out;
   }
 
-  private syncFlannel(h: NodeHost): void {
+  private syncFlannel(h: NodeHost, remotes = true): void {
     const node = this.cluster?.get("Node", h.decl.name);
     const sub = node?.spec.podCIDR ? parseCidr(node.spec.podCIDR) : undefined;
     if (!sub?.ok) return;
     const self: Lease = { node: h.decl.name, subnet: sub.value, publicIp: ipOf(h.decl.ip), ...(this.cfg.flannel.backend === "vxlan" ? { vtepMac: vtepMac(this.cfg.seed, h.decl.name) } : {}) };
-    flanneldSync(h.ns, this.flannelCfg, self, this.leases(), NIC, h.flannel);
+    flanneldSync(h.ns, this.flannelCfg, self, remotes ? this.leases() : undefined, NIC, h.flannel);
   }
 
   private syncStaticRoutes(h: NodeHost): void {

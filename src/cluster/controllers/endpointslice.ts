@@ -51,7 +51,11 @@ function endpointFor(pod: Pod, svc: Service, view: View): Endpoint {
 /** The desired endpoints of a Service grouped by port set: `portsKey → {ports, endpoints}`. */
 export function desiredSlices(svc: Service, view: View): Map<string, { ports: EndpointPort[]; endpoints: Endpoint[] }> {
   const out = new Map<string, { ports: EndpointPort[]; endpoints: Endpoint[] }>();
-  const pods = view.list("Pod", svc.metadata.namespace).filter((p) => mapSelectorMatches(svc.spec.selector ?? {}, p.metadata.labels) && p.status?.podIP && p.status.phase !== "Succeeded" && p.status.phase !== "Failed");
+  const ns = svc.metadata.namespace ?? "";
+  const [first] = Object.entries(svc.spec.selector ?? {});
+  // The pods carrying the selector's first label, then the whole selector (the same set as a scan).
+  const candidates = first ? view.indexed("Pod", "label", `${ns}\0${first[0]}=${first[1]}`) : view.list("Pod", svc.metadata.namespace);
+  const pods = candidates.filter((p) => mapSelectorMatches(svc.spec.selector ?? {}, p.metadata.labels) && p.status?.podIP && p.status.phase !== "Succeeded" && p.status.phase !== "Failed");
   for (const pod of pods) {
     const ports: EndpointPort[] = [];
     for (const sp of svc.spec.ports ?? []) {
@@ -83,10 +87,13 @@ export const endpointSliceController: Controller = {
     const o = e.object;
     if (o.kind === "Service") return [keyOf(o)];
     if (o.kind === "Pod") {
-      return view
-        .list("Service", o.metadata.namespace)
-        .filter((s) => mapSelectorMatches(s.spec.selector ?? {}, o.metadata.labels))
-        .map(keyOf);
+      // Services whose selector shares a label with the pod, then the whole selector.
+      const ns = o.metadata.namespace ?? "";
+      const keys = new Set<string>();
+      for (const [k, v] of Object.entries(o.metadata.labels ?? {})) {
+        for (const s of view.indexed("Service", "selector", `${ns}\0${k}=${v}`)) if (mapSelectorMatches(s.spec.selector ?? {}, o.metadata.labels)) keys.add(keyOf(s));
+      }
+      return [...keys].sort();
     }
     if (o.kind === "EndpointSlice" && o.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY) return [`${o.metadata.namespace}/${o.metadata.labels[SERVICE_NAME_LABEL] ?? ""}`];
     return [];
@@ -95,7 +102,7 @@ export const endpointSliceController: Controller = {
     const svc = view.get("Service", key);
     const [ns = ""] = key.split("/");
     const name = key.slice(ns.length + 1);
-    const existing = view.list("EndpointSlice", ns).filter((s) => s.metadata.labels?.[SERVICE_NAME_LABEL] === name && s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY);
+    const existing = view.indexed("EndpointSlice", "service", `${ns}/${name}`).filter((s) => s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY);
     const actions: Action[] = [];
     if (!svc || !svc.spec.selector || Object.keys(svc.spec.selector).length === 0 || svc.spec.type === "ExternalName") {
       for (const s of existing) actions.push({ type: "delete", kind: "EndpointSlice", key: keyOf(s) });
@@ -108,15 +115,19 @@ export const endpointSliceController: Controller = {
     }
     if (desired.length === 0) desired.push({ ports: [], endpoints: [] });
     const pool = [...existing];
+    const poolText = pool.map((s) => JSON.stringify({ a: s.addressType, e: s.endpoints, p: s.ports ?? null, l: s.metadata.labels }));
+    const labels = sliceLabels(svc);
     for (const d of desired) {
-      const labels = sliceLabels(svc);
       const body = { addressType: "IPv4" as const, endpoints: d.endpoints, ports: d.ports.length > 0 ? d.ports : null };
-      const same = pool.findIndex((s) => JSON.stringify({ a: s.addressType, e: s.endpoints, p: s.ports ?? null, l: s.metadata.labels }) === JSON.stringify({ a: body.addressType, e: body.endpoints, p: body.ports, l: labels }));
+      const want = JSON.stringify({ a: body.addressType, e: body.endpoints, p: body.ports, l: labels });
+      const same = poolText.indexOf(want);
       if (same >= 0) {
         pool.splice(same, 1);
+        poolText.splice(same, 1);
         continue;
       }
       const reuse = pool.shift();
+      poolText.shift();
       if (reuse) {
         actions.push({ type: "update", object: { ...reuse, metadata: { ...reuse.metadata, labels }, ...body } });
       } else {

@@ -19,6 +19,12 @@ export interface View {
   ownedBy<K extends Kind>(kind: K, ownerUid: string): ObjectOf<K>[];
   /** Pods bound to a node. */
   podsOnNode(node: string): ObjectOf<"Pod">[];
+  /**
+   * Objects of `kind` an index yields for `value` (an informer's `ByIndex`): Pods by
+   * `label` (`ns\0key=value`), Services by `selector` (`ns\0key=value`), EndpointSlices by
+   * `service` (`ns/name`).
+   */
+  indexed<K extends Kind>(kind: K, index: string, value: string): ObjectOf<K>[];
   readonly nodeInfos: NodeInfoCache;
   /**
    * The renew time (clock ms) of the node's Lease in kube-node-lease. A running kubelet renews it

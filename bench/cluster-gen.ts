@@ -1,0 +1,43 @@
+/**
+ * A generator of topologies at any size for the benchmarks: N nodes (the first a control plane),
+ * S Services each selecting one Deployment, P pods spread over the Deployments (so each Service
+ * has about P/S endpoints), a mix of types (every 4th NodePort, every 16th LoadBalancer with
+ * externalTrafficPolicy Local), and an external host.
+ */
+export interface GenOptions {
+  readonly nodes: number;
+  readonly pods: number;
+  readonly services: number;
+}
+
+/** The topology as YAML text. */
+export function clusterYaml(o: GenOptions): string {
+  const out: string[] = [];
+  // Up to 256 nodes the kubeadm/flannel layout; beyond, 10.128.0.0/9 split into /22s (8,192 nodes).
+  const podSubnet = o.nodes <= 256 ? "10.244.0.0/16" : "10.128.0.0/9";
+  const mask = o.nodes <= 256 ? 24 : 22;
+  const underlay = o.nodes < 200 ? "192.168.0.0/24" : "172.16.0.0/16";
+  out.push(
+    "apiVersion: podwire.dev/v1alpha1",
+    "kind: Cluster",
+    "metadata: {name: bench}",
+    "networking:",
+    `  podSubnet: ${podSubnet}`,
+    `  nodeCidrMaskSize: ${mask}`,
+    "  serviceSubnet: 10.96.0.0/12",
+    `  underlay: {subnet: ${underlay}}`,
+    "  loadBalancer: {pool: 203.0.113.0/24}",
+    "nodes:",
+  );
+  for (let i = 0; i < o.nodes; i += 1) out.push(`  - {name: node-${i}${i === 0 ? ", role: control-plane" : ""}, capacity: {pods: ${Math.max(110, Math.ceil((o.pods / o.nodes) * 2))}, cpu: "64", memory: 256Gi}}`);
+  out.push("hosts:", `  - {name: client, ip: ${underlay.startsWith("192") ? "192.168.0.250" : "172.16.255.250"}}`);
+  const per = Math.floor(o.pods / o.services);
+  const extra = o.pods - per * o.services;
+  for (let s = 0; s < o.services; s += 1) {
+    const replicas = per + (s < extra ? 1 : 0);
+    out.push("---", "apiVersion: apps/v1", "kind: Deployment", `metadata: {name: app-${s}}`, "spec:", `  replicas: ${replicas}`, `  selector: {matchLabels: {app: app-${s}}}`, "  template:", `    metadata: {labels: {app: app-${s}}}`, "    spec: {containers: [{name: c, image: nginx, ports: [{containerPort: 8080}]}]}");
+    const type = s % 16 === 15 ? "LoadBalancer" : s % 4 === 3 ? "NodePort" : "ClusterIP";
+    out.push("---", "apiVersion: v1", "kind: Service", `metadata: {name: app-${s}}`, "spec:", `  type: ${type}`, ...(type === "LoadBalancer" ? ["  externalTrafficPolicy: Local"] : []), `  selector: {app: app-${s}}`, "  ports: [{port: 80, targetPort: 8080}]");
+  }
+  return `${out.join("\n")}\n`;
+}
