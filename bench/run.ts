@@ -4,12 +4,24 @@
  *    next to the real `iptables-restore` loading the same text into a throwaway namespace
  *    (root only; null otherwise), and the ratio;
  *  - first-packet trace latency through that ruleset (ClusterIP and NodePort), p50/p99, traces/s.
- * Options: --quick (1,000 × 10), --services N, --endpoints N, --json (one JSON object per line).
+ *  - cluster sizes (bench/cluster.ts, one child process each so peak RSS is its own): build +
+ *    settle, one node's kube-proxy rules generated and parsed (and the real iptables-restore of
+ *    them), full traces through the kernels.
+ * Options: --quick (1,000 × 10; cluster size 20), --services N, --endpoints N, --json (one JSON
+ * object per line), --sizes 100,1000 (cluster sizes in nodes, 30 pods and 1 Service per 30 pods
+ * each), or --nodes N [--pods P --services S] for one cluster size only.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import type { Ipv4 } from "../src/net/addr.js";
+import { fileURLToPath } from "node:url";
 import { kubeProxyDump } from "./kube-proxy-dump.js";
+
+// One cluster size only: hand over to bench/cluster.ts.
+if (process.argv.includes("--nodes")) {
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(new URL("./cluster.ts", import.meta.url)), ...process.argv.slice(2)], { stdio: "inherit" });
+  process.exit(r.status ?? 1);
+}
 
 // Measure the code users run: the compiled library in dist/ (npm run bench builds it first).
 type Lib = typeof import("../src/index.js");
@@ -109,4 +121,13 @@ if (json) {
     `  NodePort    p50 ${result.nodePortTraceP50us} µs   p99 ${result.nodePortTraceP99us} µs`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+// Cluster sizes, each in its own process.
+const sizesArg = args.indexOf("--sizes");
+const sizes = sizesArg >= 0 ? (args[sizesArg + 1] ?? "").split(",").map(Number) : quick ? [20] : [100];
+if (!json) process.stdout.write("clusters (build + settle, one node's kube-proxy rules, traces through the kernels):\n");
+for (const n of sizes) {
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(new URL("./cluster.ts", import.meta.url)), "--nodes", String(n), ...(json ? ["--json"] : [])], { encoding: "utf8", timeout: 3_600_000, maxBuffer: 1 << 26 });
+  process.stdout.write(r.status === 0 ? r.stdout : `  ${n} nodes: failed (${(r.stderr ?? "").trim().split("\n").pop() ?? r.status})\n`);
 }

@@ -515,7 +515,7 @@ export class NetNs {
    * the kernel, DESIGN decision 1) and installs it. Throws with the line on a parse error.
    */
   iptablesRestore(text: string, opts: { readonly noflush?: boolean; readonly source?: string } = {}): void {
-    const r = parseRestore(text, { ...(opts.noflush ? { base: this.ruleset, noflush: true } : {}) });
+    const r = parseRestore(text, { ...(opts.noflush ? { base: this.ruleset, noflush: true } : {}), intern: true });
     if (!r.ok) throw new KernelError(`iptables-restore: line ${r.issue.line} failed${opts.source ? ` (${opts.source})` : ""}: ${r.issue.message}`);
     this.ruleset = r.ruleset;
     this.iptablesJournal.push({ text, noflush: opts.noflush === true, ...(opts.source !== undefined ? { source: opts.source } : {}) });

@@ -46,6 +46,62 @@ export interface PendingNeigh {
   readonly since: number;
 }
 
+/** A map that copies an entry of `source` the first time it is read, and then keeps the copy. */
+class CopyOnRead<V> extends Map<string, V> {
+  private readonly gone = new Set<string>();
+  constructor(
+    private readonly source: ReadonlyMap<string, V>,
+    private readonly copy: (v: V) => V,
+  ) {
+    super();
+  }
+  override get(k: string): V | undefined {
+    if (super.has(k) || this.gone.has(k)) return super.get(k);
+    const v = this.source.get(k);
+    if (v === undefined) return undefined;
+    const c = this.copy(v);
+    super.set(k, c);
+    return c;
+  }
+  override has(k: string): boolean {
+    return super.has(k) || (!this.gone.has(k) && this.source.has(k));
+  }
+  override delete(k: string): boolean {
+    const had = this.has(k);
+    this.gone.add(k);
+    super.delete(k);
+    return had;
+  }
+  override set(k: string, v: V): this {
+    this.gone.delete(k);
+    return super.set(k, v);
+  }
+  // Iteration follows the source's order (then entries added to the copy), as a copied Map would.
+  private order(): string[] {
+    const ks = [...this.source.keys()].filter((k) => !this.gone.has(k));
+    for (const k of super.keys()) if (!this.source.has(k)) ks.push(k);
+    return ks;
+  }
+  override get size(): number {
+    return this.order().length;
+  }
+  override keys(): MapIterator<string> {
+    return this.order()[Symbol.iterator]() as MapIterator<string>;
+  }
+  override values(): MapIterator<V> {
+    return this.order().map((k) => this.get(k) as V)[Symbol.iterator]() as MapIterator<V>;
+  }
+  override entries(): MapIterator<[string, V]> {
+    return this.order().map((k) => [k, this.get(k) as V] as [string, V])[Symbol.iterator]() as MapIterator<[string, V]>;
+  }
+  override [Symbol.iterator](): MapIterator<[string, V]> {
+    return this.entries();
+  }
+  override forEach(fn: (v: V, k: string, m: Map<string, V>) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
+  }
+}
+
 /** Options for a network. */
 export interface NetworkOptions {
   readonly seed?: number;
@@ -261,7 +317,8 @@ export class Network implements NsHost {
    */
   clone(seed?: number): Network {
     const c = new Network({ seed: seed ?? this.rng.uint32(), hopLimit: this.hopLimit, clock: createClock(this.clock.now()) });
-    for (const [name, ns] of this.namespaces) c.namespaces.set(name, ns.cloneInto(c));
+    // Copy on first use: a trace touches a handful of the namespaces (DESIGN decision 5).
+    (c as { namespaces: Map<string, NetNs> }).namespaces = new CopyOnRead(this.namespaces, (ns) => ns.cloneInto(c));
     for (const [name, s] of this.segments) c.segments.set(name, { name, nics: s.nics.map((n) => ({ ...n })), fdb: s.fdb.clone() });
     c.nextPacketId = this.nextPacketId;
 

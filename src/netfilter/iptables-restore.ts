@@ -28,6 +28,8 @@ export interface RestoreOptions {
   readonly base?: Ruleset;
   /** Keep chains the input does not declare (`--noflush`). Default false. */
   readonly noflush?: boolean;
+  /** Share rule objects with earlier parses of the same lines (many nodes, one kube-proxy text). */
+  readonly intern?: boolean;
 }
 
 interface MutChain {
@@ -100,7 +102,7 @@ export function parseRestore(text: string, opts: RestoreOptions = {}): RestoreRe
     }
     const toks = tokenize(line);
     if (typeof toks === "string") return fail(ln, toks);
-    const err = applyCommand(cur.name, cur.chains, toks, ln);
+    const err = applyCommand(cur.name, cur.chains, toks, ln, opts.intern === true);
     if (err) return fail(ln, err);
   }
   if (cur) return fail(lastLine, `table "${cur.name}" (line ${cur.line}) is missing its COMMIT`);
@@ -121,7 +123,28 @@ function declareChain(table: TableName, chains: Map<string, MutChain>, name: str
   return undefined;
 }
 
-function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: readonly string[], ln: number): string | undefined {
+/**
+ * Parsed rules are immutable, so a rule met again — the same table, chain, line number, words and
+ * jump target kind, as in the kube-proxy text every node of a cluster receives — is the same
+ * object (DESIGN decision 5: what is identical on every node is parsed once and shared).
+ */
+const interned = new Map<string, Rule>();
+const INTERN_MAX = 1_000_000;
+
+function parseInterned(table: TableName, chain: MutChain, args: readonly string[], ln: number, chains: Map<string, MutChain>): Rule | string {
+  const j = args.findIndex((a) => a === "-j" || a === "--jump" || a === "-g" || a === "--goto");
+  const target = j >= 0 ? (args[j + 1] ?? "") : "";
+  const key = `${table}\u0000${chain.name}\u0000${ln}\u0000${chains.has(target) ? 1 : 0}\u0000${args.join("\u0001")}`;
+  const hit = interned.get(key);
+  if (hit) return hit;
+  const rule = parseRuleArgs(args, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
+  if (typeof rule === "string") return rule;
+  if (interned.size >= INTERN_MAX) interned.clear();
+  interned.set(key, rule);
+  return rule;
+}
+
+function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: readonly string[], ln: number, intern: boolean): string | undefined {
   const [cmd, chainName, ...rest] = toks;
   if (chainName === undefined && cmd !== "-F" && cmd !== "-X") return `"${cmd ?? ""}" needs a chain name`;
   const chain = chainName === undefined ? undefined : chains.get(chainName);
@@ -138,7 +161,7 @@ function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: rea
         args = rest.slice(1);
         if (pos < 0 || pos > chain.rules.length) return `index of insertion too big`;
       }
-      const rule = parseRuleArgs(args, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
+      const rule = intern ? parseInterned(table, chain, args, ln, chains) : parseRuleArgs(args, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
       if (typeof rule === "string") return rule;
       chain.rules.splice(pos, 0, rule);
       return undefined;

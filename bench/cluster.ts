@@ -1,0 +1,114 @@
+/**
+ * One cluster size, measured (`npm run bench -- --nodes N --pods P --services S --json`): build and
+ * settle a generated topology (bench/cluster-gen.ts) and its peak RSS; kube-proxy's rule
+ * generation for one node and podwire's parse of it, next to the real `iptables-restore` of the
+ * same text in a throwaway namespace (root only, else null); full traces (the kernels, not just
+ * netfilter) for ClusterIP, NodePort, LoadBalancer and cross-node pod flows: p50/p99 and traces
+ * per second. Prints one JSON object with the issue's fields, or a table row.
+ * `kernelFirstPacketUs` is null: timing the real kernel's decision for one connection needs a
+ * measurement without process start-up in it, which this bench does not have yet.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { performance } from "node:perf_hooks";
+import { clusterYaml } from "./cluster-gen.js";
+
+type Lib = typeof import("../src/index.js");
+const lib = (await import(new URL("../dist/index.js", import.meta.url).href)) as Lib;
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const nodes = opt("nodes", 100);
+const pods = opt("pods", nodes * 30);
+const services = opt("services", Math.max(1, Math.round(pods / 30)));
+const json = args.includes("--json");
+
+const yaml = clusterYaml({ nodes, pods, services });
+const t0 = performance.now();
+const topo = lib.loadTopologyText(yaml, "bench");
+const settleSeconds = (performance.now() - t0) / 1000;
+
+const node = "node-1";
+const g0 = performance.now();
+const restore = topo.dataplane.kubeProxyRules(node).restore;
+const generateSeconds = (performance.now() - g0) / 1000;
+const ruleLines = restore.split("\n").length;
+const p0 = performance.now();
+const parsed = lib.parseRestore(restore);
+const parseSeconds = (performance.now() - p0) / 1000;
+if (!parsed.ok) throw new Error(`kube-proxy's rules did not parse: ${parsed.issue.message}`);
+
+function realRestoreSeconds(text: string): number | null {
+  if (process.getuid?.() !== 0) return null;
+  const ns = `pwbc${process.pid}`;
+  if (spawnSync("ip", ["netns", "add", ns]).status !== 0) return null;
+  try {
+    for (const c of ["ct_state_invalid_dropped_pkts", "localhost_nps_accepted_pkts"]) spawnSync("ip", ["netns", "exec", ns, "nfacct", "add", c]);
+    const t = performance.now();
+    execFileSync("ip", ["netns", "exec", ns, "iptables-restore", "--noflush"], { input: text.replace(/^\*filter\n/, "*filter\n:KUBE-SERVICES - [0:0]\n"), timeout: 600_000, maxBuffer: 1 << 30 });
+    return (performance.now() - t) / 1000;
+  } catch {
+    return null;
+  } finally {
+    spawnSync("ip", ["netns", "del", ns]);
+  }
+}
+const restoreSeconds = realRestoreSeconds(restore);
+
+const allPods = topo.cluster.list("Pod").filter((p) => p.status?.podIP && !p.spec.hostNetwork);
+const svcs = topo.cluster.list("Service").filter((s) => s.metadata.name.startsWith("app-"));
+const onNode1 = allPods.find((p) => p.spec.nodeName === node);
+const elsewhere = allPods.find((p) => p.spec.nodeName !== node);
+const flows: Record<string, () => { from: string; to: string }> = {
+  clusterip: () => ({ from: `pod/${onNode1?.metadata.name}`, to: `svc/${svcs[Math.floor(Math.random() * svcs.length)]?.metadata.name}:80` }),
+  nodeport: () => {
+    const s = svcs.filter((x) => x.spec.type === "NodePort");
+    return { from: "host/client", to: `node/${node}:${s[Math.floor(Math.random() * s.length)]?.spec.ports?.[0]?.nodePort ?? 0}` };
+  },
+  loadbalancer: () => {
+    const s = svcs.filter((x) => x.status?.loadBalancer?.ingress?.[0]?.ip);
+    return { from: "host/client", to: `lb/${s[Math.floor(Math.random() * s.length)]?.metadata.name}:80` };
+  },
+  crossnode: () => ({ from: `pod/${onNode1?.metadata.name}`, to: `pod/${elsewhere?.metadata.name}:8080` }),
+};
+const pct = (a: number[], p: number): number => a[Math.min(a.length - 1, Math.floor(p * a.length))] ?? 0;
+const traces: Record<string, { p50: number; p99: number; perSecond: number }> = {};
+for (const [kind, mk] of Object.entries(flows)) {
+  if (kind === "loadbalancer" && !svcs.some((x) => x.status?.loadBalancer?.ingress?.[0]?.ip)) continue;
+  const times: number[] = [];
+  const n = 60;
+  for (let i = 0; i < n + 5; i += 1) {
+    const f = mk();
+    const s = performance.now();
+    lib.trace(topo, { ...f, seed: i });
+    if (i >= 5) times.push((performance.now() - s) * 1000);
+  }
+  times.sort((a, b) => a - b);
+  traces[kind] = { p50: pct(times, 0.5), p99: pct(times, 0.99), perSecond: times.length / (times.reduce((a, b) => a + b, 0) / 1e6) };
+}
+const peakRssMB = process.resourceUsage().maxRSS / 1024;
+const endpoints = topo.cluster.list("EndpointSlice").reduce((n, s) => n + s.endpoints.length, 0);
+const result = {
+  nodes,
+  pods,
+  services,
+  endpoints,
+  settleSeconds: Number(settleSeconds.toFixed(2)),
+  peakRssMB: Math.round(peakRssMB),
+  ruleLines,
+  generateSeconds: Number(generateSeconds.toFixed(3)),
+  parseSeconds: Number(parseSeconds.toFixed(3)),
+  restoreSeconds: restoreSeconds === null ? null : Number(restoreSeconds.toFixed(3)),
+  traceP50us: Math.round(traces["clusterip"]?.p50 ?? 0),
+  traceP99us: Math.round(traces["clusterip"]?.p99 ?? 0),
+  tracesPerSecond: Math.round(traces["clusterip"]?.perSecond ?? 0),
+  traces: Object.fromEntries(Object.entries(traces).map(([k, v]) => [k, { p50us: Math.round(v.p50), p99us: Math.round(v.p99) }])),
+  kernelFirstPacketUs: null,
+};
+if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+else {
+  const t = Object.entries(result.traces).map(([k, v]) => `${k} ${v.p50us}/${v.p99us} µs`).join(", ");
+  process.stdout.write(`${String(nodes).padStart(6)} nodes ${String(pods).padStart(7)} pods ${String(services).padStart(6)} svcs  settle ${result.settleSeconds} s  peak ${result.peakRssMB} MB  rules ${ruleLines} lines: generate ${result.generateSeconds} s, parse ${result.parseSeconds} s, real restore ${result.restoreSeconds ?? "n/a"} s  trace p50/p99: ${t}  ${result.tracesPerSecond} traces/s\n`);
+}
