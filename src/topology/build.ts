@@ -18,7 +18,7 @@ import { TopologyError, issueAt, sortIssues, type Issue, type SourcedDoc, type T
 import { CLUSTER_SHAPE, checkShape, type FieldProblem } from "./schema.js";
 import { runScenario, type StepRecord } from "./scenario.js";
 import { Dataplane } from "../node/dataplane.js";
-import type { BridgePluginSettings, KubeProxySettings } from "../node/config.js";
+import type { KubeProxySettings, NodeNetworking } from "../node/config.js";
 import { createClock } from "../sim/clock.js";
 
 /** A machine outside the cluster on the underlay. */
@@ -29,20 +29,12 @@ export interface HostSpec {
   readonly listen: string;
 }
 
-/** The resolved networking settings. */
-export interface Networking {
-  readonly cni: "flannel" | "bridge" | "docker0";
-  readonly bridge: string;
-  readonly flannel: { readonly backend: "vxlan" | "host-gw"; readonly vni: number; readonly port: number };
-  readonly podSubnet: Cidr;
+/** The resolved networking settings: what the nodes need, and what the control plane does. */
+export interface Networking extends NodeNetworking {
   readonly nodeCidrMaskSize: number;
   readonly serviceSubnet: Cidr;
   readonly nodePortRange: string;
-  readonly underlay: { readonly subnet: Cidr; readonly mtu: number; readonly gateway: string };
   readonly loadBalancerPool?: Cidr;
-  readonly kubeProxy: KubeProxySettings;
-  readonly bridgePlugin: BridgePluginSettings;
-  readonly seed: number;
 }
 
 /** A built topology. */

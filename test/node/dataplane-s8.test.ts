@@ -12,27 +12,14 @@ import { loadTopologyText, type Topology } from "../../src/topology/index.js";
 import { bridgeFdbShow, ipLinkDetails, ipNeigh, ipRoute } from "../../src/kernel/views.js";
 import { formatSave } from "../../src/netfilter/iptables-save.js";
 import type { KernelEvent } from "../../src/kernel/events.js";
+import { normaliseRandom } from "../support/normalise.js";
 
 const FIX = new URL("../fixtures/dataplane-s8/", import.meta.url);
 const fixture = (f: string): string => readFileSync(new URL(f, FIX), "utf8");
 const TOPOLOGY = readFileSync(new URL("../fixtures/topologies/dataplane-s8.yaml", import.meta.url), "utf8");
 
-/** Replaces random values by placeholders numbered in order of first appearance. */
-function normalise(text: string): string {
-  const maps = new Map<string, Map<string, string>>();
-  const sub = (kind: string, v: string): string => {
-    let m = maps.get(kind);
-    if (!m) maps.set(kind, (m = new Map()));
-    if (!m.has(v)) m.set(v, `<${kind}${m.size + 1}>`);
-    return m.get(v) as string;
-  };
-  return text
-    .replace(/8000\.[0-9a-f:]+/g, "8000.<bridge-id>")
-    .replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, (m) => (m === "ff:ff:ff:ff:ff:ff" ? m : sub("mac", m)))
-    .replace(/veth[0-9a-f]{8}/g, (m) => sub("veth", m))
-    .replace(/link-netns \S+/g, "link-netns <pod-netns>")
-    .replace(/(_timer)\s+\d+\.\d\d/g, "$1 <t>");
-}
+/** Random values as placeholders; the pods' namespace names too (`link-netns …`). */
+const normalise = (text: string): string => normaliseRandom(text.replace(/link-netns \S+/g, "link-netns <pod-netns>"));
 
 /** The device blocks of `ip -d link` from the one numbered `from`. */
 function blocksFrom(text: string, from: number): string {

@@ -19,28 +19,13 @@ import { bridgePlugin, type BridgeConf } from "../../src/cni/bridge.js";
 import { HostLocalStore } from "../../src/cni/host-local.js";
 import { formatIpv4, ipv4 } from "../../src/net/addr.js";
 import { Netns, oracleUnavailable, stripSaveComments } from "../support/netns.js";
+import { normaliseRandom } from "../support/normalise.js";
 
 const CNI_BIN = "/usr/lib/cni";
 const why = oracleUnavailable() ?? (existsSync(`${CNI_BIN}/bridge`) && existsSync(`${CNI_BIN}/host-local`) ? undefined : `${CNI_BIN}/bridge is not installed (Debian package containernetworking-plugins; .ci/run installs it)`);
 if (why) console.warn(`skipping the real CNI bridge plugin oracle: ${why}`);
 
-/** Placeholders for random values, numbered in order of first appearance. */
-function normalise(text: string, names: readonly [string, string][]): string {
-  const maps = new Map<string, Map<string, string>>();
-  const sub = (kind: string, v: string): string => {
-    let m = maps.get(kind);
-    if (!m) maps.set(kind, (m = new Map()));
-    if (!m.has(v)) m.set(v, `<${kind}${m.size + 1}>`);
-    return m.get(v) as string;
-  };
-  let t = text;
-  for (const [from, to] of names) t = t.replaceAll(from, to);
-  return t
-    .replace(/8000\.[0-9a-f:]+/g, "8000.<bridge-id>")
-    .replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, (m) => (m === "ff:ff:ff:ff:ff:ff" || m === "00:00:00:00:00:00" || m.startsWith("33:33") || m.startsWith("01:00:5e") ? m : sub("mac", m)))
-    .replace(/veth[0-9a-f]{8}/g, (m) => sub("veth", m))
-    .replace(/(_timer)\s+\d+\.\d\d/g, "$1 <t>");
-}
+const normalise = normaliseRandom;
 
 interface Case {
   readonly name: string;
