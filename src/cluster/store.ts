@@ -21,6 +21,9 @@ export interface WatchEvent {
 
 type IndexFn = (o: AnyObject) => readonly string[];
 
+/** How many changes the log keeps (older ones are compacted away). */
+export const LOG_KEEP = 10_000;
+
 interface IndexState {
   readonly fn: IndexFn;
   readonly map: Map<string, Set<string>>;
@@ -195,6 +198,8 @@ export class Store {
 
   private emit(e: WatchEvent): void {
     this.log.push(e);
+    // The log is bounded, as etcd compacts: a watch can start from the last LOG_KEEP changes.
+    if (this.log.length > 2 * LOG_KEEP) this.compact((this.log[this.log.length - LOG_KEEP - 1] as WatchEvent).resourceVersion);
     for (const w of [...this.watchers]) w(e);
   }
 }

@@ -313,12 +313,17 @@ export class Network implements NsHost {
   /**
    * A deep copy: a trace can run on it and leave this network untouched. With `seed`, the copy's
    * random source (MASQUERADE ports, statistic choices) starts from it and this network's own is
-   * not drawn from, so the same trace twice gives the same answer.
+   * not drawn from, so the same trace twice gives the same answer. Namespaces are copied when
+   * first read.
    */
-  clone(seed?: number): Network {
+  clone(seed?: number, beforeCopy?: (name: string) => void): Network {
     const c = new Network({ seed: seed ?? this.rng.uint32(), hopLimit: this.hopLimit, clock: createClock(this.clock.now()) });
     // Copy on first use: a trace touches a handful of the namespaces (DESIGN decision 5).
-    (c as { namespaces: Map<string, NetNs> }).namespaces = new CopyOnRead(this.namespaces, (ns) => ns.cloneInto(c));
+    // `beforeCopy` lets the owner bring a namespace up to date just before it is first copied.
+    (c as { namespaces: Map<string, NetNs> }).namespaces = new CopyOnRead(this.namespaces, (ns) => {
+      beforeCopy?.(ns.name);
+      return ns.cloneInto(c);
+    });
     for (const [name, s] of this.segments) c.segments.set(name, { name, nics: s.nics.map((n) => ({ ...n })), fdb: s.fdb.clone() });
     c.nextPacketId = this.nextPacketId;
 

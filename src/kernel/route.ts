@@ -13,14 +13,14 @@ import type { IfAddr, Route } from "./types.js";
 
 /** One routing table. */
 export class RouteTable {
-  /** prefix length → network address → routes (sorted by metric). */
-  private readonly byLen: Map<number, Route[]>[] = Array.from({ length: 33 }, () => new Map());
+  /** prefix length → network address → routes (sorted by metric); a length's map made on first use. */
+  private readonly byLen: (Map<number, Route[]> | undefined)[] = new Array<Map<number, Route[]> | undefined>(33);
   private count = 0;
 
   /** All routes in `ip route` order: ascending network, longer prefix first, then metric. */
   list(): Route[] {
     const all: Route[] = [];
-    for (const m of this.byLen) for (const rs of m.values()) all.push(...rs);
+    for (const m of this.byLen) if (m) for (const rs of m.values()) all.push(...rs);
     return all.sort((a, b) => a.dst.addr - b.dst.addr || b.dst.len - a.dst.len || a.metric - b.metric);
   }
 
@@ -35,7 +35,11 @@ export class RouteTable {
 
   /** Adds a route; returns false if an identical destination/metric/type already exists (`RTNETLINK answers: File exists`). */
   add(r: Route): boolean {
-    const m = this.byLen[r.dst.len] as Map<number, Route[]>;
+    let m = this.byLen[r.dst.len];
+    if (!m) {
+      m = new Map();
+      this.byLen[r.dst.len] = m;
+    }
     const list = m.get(r.dst.addr) ?? [];
     if (list.some((x) => x.metric === r.metric && sameKind(x, r))) return false;
     list.push(r);
@@ -49,6 +53,7 @@ export class RouteTable {
   remove(pred: (r: Route) => boolean): number {
     let n = 0;
     for (const m of this.byLen) {
+      if (!m) continue;
       for (const [k, rs] of m) {
         const keep = rs.filter((r) => !pred(r));
         n += rs.length - keep.length;
@@ -63,8 +68,8 @@ export class RouteTable {
   /** Longest-prefix match; `accept` can skip candidates (e.g. routes whose device is down). */
   lookup(dst: Ipv4, accept: (r: Route) => boolean = () => true): Route | undefined {
     for (let len = 32; len >= 0; len--) {
-      const m = this.byLen[len] as Map<number, Route[]>;
-      if (m.size === 0) continue;
+      const m = this.byLen[len];
+      if (!m || m.size === 0) continue;
       const net = (dst & maskOf(len)) >>> 0;
       const rs = m.get(net);
       if (!rs) continue;

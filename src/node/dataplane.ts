@@ -109,6 +109,25 @@ export class Dataplane {
     }
   }
 
+  /** A pod sandbox's namespace → its node. */
+  private readonly sandboxNode = new Map<string, string>();
+
+  /** Brings the machine a namespace belongs to (a node, or a pod's node) up to date. */
+  prepare(netns: string): void {
+    const node = this.hosts.has(netns) ? netns : this.sandboxNode.get(netns);
+    const h = node !== undefined ? this.hosts.get(node) : undefined;
+    if (h) this.ensure(h);
+  }
+
+  /**
+   * A copy of the network for one trace: the load balancer's routes brought up to date, and each
+   * node brought up to date only when the trace first reaches it or one of its pods.
+   */
+  traceNetwork(seed: number): Network {
+    this.syncLoadBalancers();
+    return this.net.clone(seed, (name) => this.prepare(name));
+  }
+
   private readonly lbRoutes = new Map<string, { node: string; via: Ipv4 }>();
   private lbSynced = -1;
 
@@ -269,6 +288,7 @@ export class Dataplane {
       },
       del: (a: CniArgs) => {
         inner.del(a);
+        this.sandboxNode.delete(a.netns);
         if (this.net.namespaces.has(a.netns)) this.net.netnsDel(a.netns);
       },
     };
@@ -277,6 +297,7 @@ export class Dataplane {
   // The runtime's part of a sandbox: the namespace (IPv4 conf copied from the host, as a new
   // netns copies init_net's all/default) with lo up (the loopback plugin).
   private sandboxUp(h: NodeHost, name: string): void {
+    this.sandboxNode.set(name, h.decl.name);
     if (this.net.namespaces.has(name)) return;
     const ns = this.net.netnsAdd(name);
     Object.assign(ns.sysctls.all, h.ns.sysctls.all);

@@ -263,7 +263,7 @@ function icmpName(type: number, code: number): string {
 
 /** Runs the packet once with `choose` deciding the random rules, and reads the outcome. */
 function runOnce(t: Topology, ctx: Ctx, src: Source, tuple: Tuple, choose: Chooser, seed: number): PathOutcome {
-  const net = t.dataplane.net.clone(seed);
+  const net = t.dataplane.traceNetwork(seed);
   net.choose = choose;
   let id: number;
   let clientNs: string;
@@ -347,14 +347,13 @@ function runOnce(t: Topology, ctx: Ctx, src: Source, tuple: Tuple, choose: Choos
 
 /** Traces a packet through a topology. */
 export function trace(t: Topology, req: TraceRequest): TraceResult {
-  t.dataplane.syncAll();
   const proto = req.proto ?? "tcp";
   const seed = req.seed ?? 1;
   const src = resolveSource(t, req.from, req.at);
   const dst: Destination = resolveDestination(t, req.to, proto);
   const rng = createRng(seed);
   const sport = req.sport ?? rng.int(32768, 60999);
-  const srcIp: Ipv4 = src.kind === "wire" ? src.ip : (t.dataplane.net.ns(src.netns).main.lookup(dst.ip) ? routeSource(t, src.netns, dst.ip) : (0 as Ipv4));
+  const srcIp: Ipv4 = src.kind === "wire" ? src.ip : routeSource(t, src.netns, dst.ip);
   const tuple: Tuple = { proto, src: srcIp, sport, dst: dst.ip, dport: dst.port ?? sport };
   const lb = new Map<string, string>();
   for (const svc of t.cluster.list("Service")) {
@@ -375,6 +374,7 @@ export function trace(t: Topology, req: TraceRequest): TraceResult {
 }
 
 function routeSource(t: Topology, netns: string, dst: Ipv4): Ipv4 {
+  t.dataplane.prepare(netns);
   const ns = t.dataplane.net.ns(netns);
   const r = ns.main.lookup(dst);
   if (!r) return 0 as Ipv4;
