@@ -68,7 +68,8 @@ export function devXmit(k: Kx, ns: NetNs, dev: Device, frame: EthernetFrame, pac
       k.net.enqueue({ ns: ns.name, dev: dev.name, frame, packetId, ...(skb ? { skb } : {}) });
       return;
     case "veth": {
-      const peerNs = k.net.namespaces.get(dev.peerNs);
+      // Read, not copied: the receive decides whether the peer namespace is needed (Network.drain).
+      const peerNs = k.net.peekNs(dev.peerNs);
       const peer = peerNs?.devices.get(dev.peer);
       if (!peerNs || !peer?.up) {
         drop(k, ns, packetId, "dev-down", `veth peer ${dev.peer} is down (tx_dropped on ${dev.name})`, dev.name);

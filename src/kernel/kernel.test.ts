@@ -252,4 +252,36 @@ describe("the underlay segment", () => {
     expect(events.filter((e) => e.kind === "dev.rx" && e.packetId === id).map((e) => e.ns)).toEqual(["node2"]);
     expect(events.some((e) => e.kind === "dev.rx" && e.ns === "node1")).toBe(true);
   });
+
+  it("a clone leaves bystanders of a broadcast ARP uncopied, with the same events as the original", () => {
+    const build = (): Network => {
+      const net = new Network({ seed: 7 });
+      for (const n of ["node1", "node2", "ext", "router"]) net.netnsAdd(n);
+      for (const n of ["node1", "node2", "ext", "router"]) net.nicAdd(n, "eth0", "underlay");
+      for (const [n, a] of [["node1", "192.168.1.10/24"], ["node2", "192.168.1.11/24"], ["ext", "192.168.1.100/24"], ["router", "192.168.1.1/24"]] as const) {
+        net.ns(n).addrAdd("eth0", a);
+        net.ns(n).linkSetUp("eth0");
+      }
+      // A bystander that does answer: proxy_arp for 10.9.0.0/16, which ext reaches on-link.
+      net.ns("router").sysctlSet("net.ipv4.ip_forward", "1");
+      net.ns("router").sysctlSet("net.ipv4.conf.eth0.proxy_arp", "1");
+      applyScript(net, "router: ip link add dummy type veth peer name dummy2\nrouter: ip link set dummy up\nrouter: ip link set dummy2 up\nrouter: ip route add 10.9.0.0/16 dev dummy\next: ip route add 10.9.0.0/16 dev eth0");
+      net.ns("node2").listen("tcp", 0 as Ipv4, 30080, { label: "nodeport" });
+      return net;
+    };
+    for (const dst of ["192.168.1.11", "10.9.0.5"]) {
+      const direct = build();
+      direct.send("ext", { proto: "tcp", dst: ip(dst), sport: 50000, dport: 30080 });
+      const want = direct.drain();
+      const orig = build();
+      const copy = orig.clone(7);
+      copy.send("ext", { proto: "tcp", dst: ip(dst), sport: 50000, dport: 30080 });
+      expect(JSON.stringify(copy.drain())).toBe(JSON.stringify(want));
+      // node1 neither answers nor learns: read in place, never copied.
+      expect(copy.peekNs("node1")).toBe(orig.ns("node1"));
+      // The router answers the proxied address, so it is copied (and the original left alone).
+      if (dst === "10.9.0.5") expect(copy.peekNs("router")).not.toBe(orig.ns("router"));
+      expect(orig.ns("router").neigh.size).toBe(0);
+    }
+  });
 });

@@ -554,8 +554,8 @@ export class NetNs {
     c.devices.clear();
     for (const [k, d] of this.devices) c.devices.set(k, d.kind === "vxlan" ? { ...d, fdb: d.fdb.map((e) => ({ ...e })) } : { ...d });
     c.addrs.push(...this.addrs);
-    for (const r of this.local.list()) c.local.add(r);
-    for (const r of this.main.list()) c.main.add(r);
+    (c as { local: RouteTable }).local = this.local.clone();
+    (c as { main: RouteTable }).main = this.main.clone();
     for (const [k, n] of this.neigh) c.neigh.set(k, { ...n });
     for (const [k, f] of this.fdbs) c.fdbs.set(k, f.clone());
     Object.assign(c.sysctls.all, this.sysctls.all);

@@ -55,6 +55,11 @@ class CopyOnRead<V> extends Map<string, V> {
   ) {
     super();
   }
+  /** The entry as it stands, without copying it: the copy if made, else the source's (read only!). */
+  peek(k: string): V | undefined {
+    if (super.has(k) || this.gone.has(k)) return super.get(k);
+    return this.source.get(k);
+  }
   override get(k: string): V | undefined {
     if (super.has(k) || this.gone.has(k)) return super.get(k);
     const v = this.source.get(k);
@@ -102,6 +107,14 @@ class CopyOnRead<V> extends Map<string, V> {
   }
 }
 
+/** What the owner of a network does before a clone first reads one of its namespaces. */
+export interface CloneHooks {
+  /** Before the namespace is copied into the clone (bring it wholly up to date). */
+  readonly beforeCopy?: (name: string) => void;
+  /** Before its addresses and devices are read without copying it (bring those up to date). */
+  readonly beforePeek?: (name: string) => void;
+}
+
 /** Options for a network. */
 export interface NetworkOptions {
   readonly seed?: number;
@@ -117,6 +130,8 @@ export const NEIGH_FAIL_MS = 3000;
 export class Network implements NsHost {
   readonly namespaces = new Map<string, NetNs>();
   readonly segments = new Map<string, Segment>();
+  /** Set on a clone: see CloneHooks. */
+  private beforePeek: ((name: string) => void) | undefined;
   readonly clock: Clock;
   readonly rng: Rng;
   readonly hopLimit: number;
@@ -273,6 +288,7 @@ export class Network implements NsHost {
           this.queue.length = 0;
           break;
         }
+        if (this.inertArpRequest(rx)) continue;
         const ns = this.namespaces.get(rx.ns);
         const dev = ns?.devices.get(rx.dev);
         if (!ns || !dev) continue;
@@ -293,6 +309,36 @@ export class Network implements NsHost {
       }
     }
     return this.takeEvents();
+  }
+
+  /**
+   * A broadcast ARP request reaching a NIC of a namespace not yet copied into this clone, which
+   * would neither answer it (not one of its addresses, no proxy_arp) nor keep anything from it
+   * (`arp_process` learns the asker only when it answers): the receive is recorded and the
+   * namespace left uncopied. Without this, one ARP on the underlay copies every node.
+   */
+  private inertArpRequest(rx: QueuedRx): boolean {
+    const nss = this.namespaces;
+    if (!(nss instanceof CopyOnRead) || rx.skb) return false;
+    const f = rx.frame;
+    if (f.dst !== MAC_BROADCAST || f.payload.kind !== "arp" || f.payload.op !== 1) return false;
+    this.beforePeek?.(rx.ns);
+    const ns = nss.peek(rx.ns);
+    if (!ns) return false;
+    const dev = ns.devices.get(rx.dev);
+    if (!dev || (dev.kind !== "nic" && dev.kind !== "veth") || !dev.up || dev.master !== undefined) return false;
+    const arp = f.payload;
+    if (ns.isLocal(arp.targetIp)) return false;
+    const conf = ns.conf(dev.name);
+    if (conf.proxyArp && conf.forwarding) return false;
+    this.record({ kind: "dev.rx", packetId: rx.packetId, ns: rx.ns, dev: rx.dev, frame: f });
+    return true;
+  }
+
+  /** A namespace to read without copying it into a clone (see CopyOnRead.peek): never write to it. */
+  peekNs(name: string): NetNs | undefined {
+    const nss = this.namespaces;
+    return nss instanceof CopyOnRead ? (nss.peek(name) as NetNs | undefined) : nss.get(name);
   }
 
   /** Delivers a frame a NIC transmits to the other NICs of its segment (learning switch). */
@@ -316,12 +362,13 @@ export class Network implements NsHost {
    * not drawn from, so the same trace twice gives the same answer. Namespaces are copied when
    * first read.
    */
-  clone(seed?: number, beforeCopy?: (name: string) => void): Network {
+  clone(seed?: number, hooks: CloneHooks = {}): Network {
     const c = new Network({ seed: seed ?? this.rng.uint32(), hopLimit: this.hopLimit, clock: createClock(this.clock.now()) });
     // Copy on first use: a trace touches a handful of the namespaces (DESIGN decision 5).
-    // `beforeCopy` lets the owner bring a namespace up to date just before it is first copied.
+    // The hooks let the owner bring a namespace up to date just before it is first read.
+    if (hooks.beforePeek) c.beforePeek = hooks.beforePeek;
     (c as { namespaces: Map<string, NetNs> }).namespaces = new CopyOnRead(this.namespaces, (ns) => {
-      beforeCopy?.(ns.name);
+      hooks.beforeCopy?.(ns.name);
       return ns.cloneInto(c);
     });
     for (const [name, s] of this.segments) c.segments.set(name, { name, nics: s.nics.map((n) => ({ ...n })), fdb: s.fdb.clone() });

@@ -17,6 +17,16 @@ export class RouteTable {
   private readonly byLen: (Map<number, Route[]> | undefined)[] = new Array<Map<number, Route[]> | undefined>(33);
   private count = 0;
 
+  /** A copy sharing the (immutable) route objects. */
+  clone(): RouteTable {
+    const c = new RouteTable();
+    this.byLen.forEach((m, len) => {
+      if (m) c.byLen[len] = new Map([...m].map(([k, rs]) => [k, rs.slice()]));
+    });
+    c.count = this.count;
+    return c;
+  }
+
   /** All routes in `ip route` order: ascending network, longer prefix first, then metric. */
   list(): Route[] {
     const all: Route[] = [];

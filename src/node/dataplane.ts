@@ -119,13 +119,19 @@ export class Dataplane {
     if (h) this.ensure(h);
   }
 
+  /** Brings a machine's devices, addresses and routes (not its rules or sockets) up to date. */
+  prepareLinks(netns: string): void {
+    const h = this.hosts.get(netns);
+    if (h) this.ensure(h, true);
+  }
+
   /**
    * A copy of the network for one trace: the load balancer's routes brought up to date, and each
    * node brought up to date only when the trace first reaches it or one of its pods.
    */
   traceNetwork(seed: number): Network {
     this.syncLoadBalancers();
-    return this.net.clone(seed, (name) => this.prepare(name));
+    return this.net.clone(seed, { beforeCopy: (name) => this.prepare(name), beforePeek: (name) => this.prepareLinks(name) });
   }
 
   private readonly lbRoutes = new Map<string, { node: string; via: Ipv4 }>();
@@ -309,12 +315,16 @@ export class Dataplane {
     for (const [k, v] of Object.entries(h.decl.sysctls)) h.ns.sysctlSet(k, v);
   }
 
-  private ensure(h: NodeHost): void {
+  private ensure(h: NodeHost, linksOnly = false): void {
     if (!this.cluster) return;
     if (h.synced.nodes !== this.gens.nodes) {
       h.synced.nodes = this.gens.nodes;
       if (this.cfg.cni === "flannel") this.syncFlannel(h);
       if (this.cfg.cni === "bridge") this.syncStaticRoutes(h);
+    }
+    if (linksOnly) {
+      this.pinSysctls(h);
+      return;
     }
     if (h.synced.proxy !== this.gens.proxy) {
       h.synced.proxy = this.gens.proxy;

@@ -38,8 +38,13 @@ export interface Destination {
   readonly label: string;
 }
 
-/** Every namespace of the topology, by name. */
-export function places(t: Topology): Map<string, Place> {
+const placesCache = new WeakMap<Topology, { readonly version: number; readonly map: ReadonlyMap<string, Place> }>();
+
+/** Every namespace of the topology, by name (computed again only after the cluster changed). */
+export function places(t: Topology): ReadonlyMap<string, Place> {
+  const version = t.cluster.api.store.resourceVersion;
+  const hit = placesCache.get(t);
+  if (hit?.version === version) return hit.map;
   const m = new Map<string, Place>();
   for (const n of t.nodes) m.set(n.name, { kind: "node", name: n.name, node: n.name, ip: n.ip });
   for (const h of t.hosts) m.set(h.name, { kind: "host", name: h.name, ip: h.ip });
@@ -49,6 +54,7 @@ export function places(t: Topology): Map<string, Place> {
     if (!sb || p.spec.hostNetwork) continue;
     m.set(sb.netns, { kind: "pod", name: p.metadata.name, namespace: ns, ...(p.spec.nodeName ? { node: p.spec.nodeName } : {}), ip: p.status?.podIP ?? sb.ip ?? "" });
   }
+  placesCache.set(t, { version, map: m });
   return m;
 }
 

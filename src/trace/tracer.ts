@@ -117,7 +117,7 @@ const OUTSIDE_MAC = "52:54:00:00:00:01" as Mac;
 type Ev<K extends KernelEvent["kind"]> = Extract<KernelEvent, { kind: K }>;
 
 interface Ctx {
-  readonly places: Map<string, Place>;
+  readonly places: ReadonlyMap<string, Place>;
   /** LoadBalancer address → the node the load balancer hands it to. */
   readonly lb: ReadonlyMap<string, string>;
 }
