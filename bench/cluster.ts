@@ -5,12 +5,12 @@
  * same text in a throwaway namespace (root only, else null); full traces (the kernels, not just
  * netfilter) for ClusterIP, NodePort, LoadBalancer and cross-node pod flows: p50/p99 and traces
  * per second, warm (nodes already synced) and cold (first reach of a node pays its sync). Prints one JSON object with the issue's fields, or a table row.
- * `kernelFirstPacketUs` is null: timing the real kernel's decision for one connection needs a
- * measurement without process start-up in it, which this bench does not have yet.
+ * `kernelFirstPacketUs`: the real kernel answering a new connection through a ClusterIP with the
+ * node's rules loaded (bench/kernel-first-packet.ts; null when not root).
  */
-import { execFileSync, spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { clusterYaml } from "./cluster-gen.js";
+import { kernelFigures } from "./kernel-first-packet.js";
 
 type Lib = typeof import("../src/index.js");
 const lib = (await import(new URL("../dist/index.js", import.meta.url).href)) as Lib;
@@ -40,27 +40,26 @@ const parsed = lib.parseRestore(restore);
 const parseSeconds = (performance.now() - p0) / 1000;
 if (!parsed.ok) throw new Error(`kube-proxy's rules did not parse: ${parsed.issue.message}`);
 
-function realRestoreSeconds(text: string): number | null {
-  if (process.getuid?.() !== 0) return null;
-  const ns = `pwbc${process.pid}`;
-  if (spawnSync("ip", ["netns", "add", ns]).status !== 0) return null;
-  try {
-    for (const c of ["ct_state_invalid_dropped_pkts", "localhost_nps_accepted_pkts"]) spawnSync("ip", ["netns", "exec", ns, "nfacct", "add", c]);
-    const t = performance.now();
-    execFileSync("ip", ["netns", "exec", ns, "iptables-restore", "--noflush"], { input: text.replace(/^\*filter\n/, "*filter\n:KUBE-SERVICES - [0:0]\n"), timeout: 600_000, maxBuffer: 1 << 30 });
-    return (performance.now() - t) / 1000;
-  } catch {
-    return null;
-  } finally {
-    spawnSync("ip", ["netns", "del", ns]);
-  }
-}
-const restoreSeconds = realRestoreSeconds(restore);
-
 const allPods = topo.cluster.list("Pod").filter((p) => p.status?.podIP && !p.spec.hostNetwork);
 const svcs = topo.cluster.list("Service").filter((s) => s.metadata.name.startsWith("app-"));
 const onNode1 = allPods.find((p) => p.spec.nodeName === node);
 const elsewhere = allPods.find((p) => p.spec.nodeName !== node);
+// The real kernel with node-1's rules: iptables-restore, and new connections through a cluster IP.
+const probeSvc = svcs.find((x) => x.spec.type === "ClusterIP" && x.spec.clusterIP);
+const probeEps = probeSvc
+  ? topo.cluster
+      .list("EndpointSlice")
+      .filter((sl) => sl.metadata.labels?.["kubernetes.io/service-name"] === probeSvc.metadata.name && (sl.metadata.namespace ?? "default") === (probeSvc.metadata.namespace ?? "default"))
+      .flatMap((sl) => sl.endpoints.flatMap((e) => e.addresses))
+  : [];
+const kernel = await kernelFigures(
+  restore.replace(/^\*filter\n/, "*filter\n:KUBE-SERVICES - [0:0]\n"),
+  probeSvc && probeEps.length > 0 ? { clusterIp: probeSvc.spec.clusterIP as string, port: probeSvc.spec.ports?.[0]?.port ?? 80, endpoints: probeEps, targetPort: Number(probeSvc.spec.ports?.[0]?.targetPort ?? 8080) } : undefined,
+  // kube-proxy's restore text has no jumps from the built-in chains (it adds those with `iptables -I`).
+  { noflush: true, then: '*nat\n-I OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n-I POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING\nCOMMIT\n' },
+);
+const restoreSeconds = kernel?.restoreSeconds ?? null;
+
 const flows: Record<string, () => { from: string; to: string }> = {
   clusterip: () => ({ from: `pod/${onNode1?.metadata.name}`, to: `svc/${svcs[Math.floor(Math.random() * svcs.length)]?.metadata.name}:80` }),
   nodeport: () => {
@@ -112,10 +111,12 @@ const result = {
   traceP99us: Math.round(traces["clusterip"]?.p99 ?? 0),
   tracesPerSecond: Math.round(traces["clusterip"]?.perSecond ?? 0),
   traces: Object.fromEntries(Object.entries(traces).map(([k, v]) => [k, { p50us: Math.round(v.p50), p99us: Math.round(v.p99), coldP50us: Math.round(v.coldP50), coldP99us: Math.round(v.coldP99) }])),
-  kernelFirstPacketUs: null,
+  kernelFirstPacketUs: kernel?.firstPacketUs == null ? null : Math.round(kernel.firstPacketUs),
+  kernelFloorUs: kernel?.floorUs == null ? null : Math.round(kernel.floorUs),
+  traceToKernelRatio: kernel?.firstPacketUs ? Number(((traces["clusterip"]?.p50 ?? 0) / kernel.firstPacketUs).toFixed(2)) : null,
 };
 if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
   const t = Object.entries(result.traces).map(([k, v]) => `${k} ${v.p50us}/${v.p99us} µs (cold ${v.coldP50us}/${v.coldP99us})`).join(", ");
-  process.stdout.write(`${String(nodes).padStart(6)} nodes ${String(pods).padStart(7)} pods ${String(services).padStart(6)} svcs  settle ${result.settleSeconds} s  peak ${result.peakRssMB} MB  rules ${ruleLines} lines: generate ${result.generateSeconds} s, parse ${result.parseSeconds} s, real restore ${result.restoreSeconds ?? "n/a"} s  warm trace p50/p99: ${t}  ${result.tracesPerSecond} traces/s\n`);
+  process.stdout.write(`${String(nodes).padStart(6)} nodes ${String(pods).padStart(7)} pods ${String(services).padStart(6)} svcs  settle ${result.settleSeconds} s  peak ${result.peakRssMB} MB  rules ${ruleLines} lines: generate ${result.generateSeconds} s, parse ${result.parseSeconds} s, real restore ${result.restoreSeconds ?? "n/a"} s  warm trace p50/p99: ${t}  ${result.tracesPerSecond} traces/s  kernel new connection ${result.kernelFirstPacketUs ?? "n/a"} µs (floor ${result.kernelFloorUs ?? "n/a"}), trace/kernel ${result.traceToKernelRatio ?? "n/a"}\n`);
 }

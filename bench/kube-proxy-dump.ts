@@ -40,6 +40,8 @@ export interface Dump {
   readonly lines: number;
   readonly clusterIp: (i: number) => string;
   readonly nodePort: (i: number) => number;
+  /** The endpoint addresses of service i (port 8080). */
+  readonly endpoints: (i: number) => string[];
 }
 
 /** Builds the dump. */
@@ -56,6 +58,10 @@ export function kubeProxyDump(shape: DumpShape): Dump {
   ];
   const clusterIp = (i: number): string => `10.96.${(i >>> 8) & 255}.${i & 255}`.replace(/^10\.96\.0\.0$/, "10.96.0.1");
   const nodePort = (i: number): number => 30000 + (i % 2768);
+  const endpointsOf = (i: number): string[] => {
+    const n = shape.endpointsPerService;
+    return Array.from({ length: n }, (_, e) => `10.${244 + (((i * n + e) >>> 16) & 7)}.${((i * n + e) >>> 8) & 255}.${(i * n + e) & 255}`);
+  };
   const large = shape.services * shape.endpointsPerService > 1000;
   for (let i = 0; i < shape.services; i++) {
     const spn = `ns${i % 97}/svc${i}:http`;
@@ -72,7 +78,7 @@ export function kubeProxyDump(shape: DumpShape): Dump {
     }
     natRules.push(`-A KUBE-SVC-${h} -m comment --comment "${spn} cluster IP" -m tcp -p tcp -d ${cip} --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ`);
     const n = shape.endpointsPerService;
-    const eps = Array.from({ length: n }, (_, e) => `10.${244 + ((i * n + e) >>> 16 & 7)}.${((i * n + e) >>> 8) & 255}.${(i * n + e) & 255}:8080`).sort();
+    const eps = endpointsOf(i).map((a) => `${a}:8080`).sort();
     eps.forEach((ep, e) => {
       const sep = chainHash(`${spn}tcp${ep}`);
       natChains.push(`:KUBE-SEP-${sep} - [0:0]`);
@@ -103,5 +109,5 @@ export function kubeProxyDump(shape: DumpShape): Dump {
   ];
   const nat = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", ...natChains, ...natRules, "COMMIT"];
   const all = [...filter, ...nat];
-  return { text: `${all.join("\n")}\n`, lines: all.length, clusterIp: (i) => clusterIp(i + 10), nodePort };
+  return { text: `${all.join("\n")}\n`, lines: all.length, clusterIp: (i) => clusterIp(i + 10), nodePort, endpoints: endpointsOf };
 }

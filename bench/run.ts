@@ -3,7 +3,9 @@
  *  - parse + index of a generated kube-proxy dump (default 10,000 Services × 10 endpoints),
  *    next to the real `iptables-restore` loading the same text into a throwaway namespace
  *    (root only; null otherwise), and the ratio;
- *  - first-packet trace latency through that ruleset (ClusterIP and NodePort), p50/p99, traces/s.
+ *  - first-packet trace latency through that ruleset (ClusterIP and NodePort), p50/p99, traces/s;
+ *  - the real kernel answering new connections through a cluster IP with the same rules loaded
+ *    (bench/kernel-first-packet.ts; root only), and podwire's ClusterIP p50 over it (ratio).
  *  - cluster sizes (bench/cluster.ts, one child process each so peak RSS is its own): build +
  *    settle, one node's kube-proxy rules generated and parsed (and the real iptables-restore of
  *    them), full traces through the kernels.
@@ -11,10 +13,11 @@
  * object per line), --sizes 100,1000 (cluster sizes in nodes, 30 pods and 1 Service per 30 pods
  * each), or --nodes N [--pods P --services S] for one cluster size only.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import type { Ipv4 } from "../src/net/addr.js";
 import { fileURLToPath } from "node:url";
+import { kernelFigures } from "./kernel-first-packet.js";
 import { kubeProxyDump } from "./kube-proxy-dump.js";
 
 // One cluster size only: hand over to bench/cluster.ts.
@@ -41,21 +44,6 @@ const services = opt("services", quick ? 1000 : 10000);
 const endpoints = opt("endpoints", 10);
 const json = args.includes("--json");
 
-function realRestoreSeconds(text: string): number | null {
-  if (process.getuid?.() !== 0) return null;
-  const ns = `pwbench${process.pid}`;
-  if (spawnSync("ip", ["netns", "add", ns]).status !== 0) return null;
-  try {
-    const t0 = performance.now();
-    execFileSync("ip", ["netns", "exec", ns, "iptables-restore"], { input: text, timeout: 300_000, maxBuffer: 1 << 30 });
-    return (performance.now() - t0) / 1000;
-  } catch {
-    return null;
-  } finally {
-    spawnSync("ip", ["netns", "del", ns]);
-  }
-}
-
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 }
@@ -69,7 +57,9 @@ const parseSeconds = (performance.now() - t0) / 1000;
 if (!parsed.ok) throw new Error(`generated dump did not parse: line ${parsed.issue.line}: ${parsed.issue.message}`);
 const ruleset = parsed.ruleset;
 const rssMB = Math.max(0, (process.memoryUsage().rss - rss0) / 1e6);
-const restoreSeconds = realRestoreSeconds(dump.text);
+const mid = Math.floor(services / 2);
+const kernel = await kernelFigures(dump.text, { clusterIp: dump.clusterIp(mid), port: 80, endpoints: dump.endpoints(mid), targetPort: 8080 });
+const restoreSeconds = kernel?.restoreSeconds ?? null;
 
 const local: Ipv4[] = [ip("192.168.1.10")];
 const rng = createRng(1);
@@ -107,6 +97,9 @@ const result = {
   nodePortTraceP50us: Number((rows[1]?.p50 ?? 0).toFixed(1)),
   nodePortTraceP99us: Number((rows[1]?.p99 ?? 0).toFixed(1)),
   tracesPerSecond: Math.round(rows[0]?.perSecond ?? 0),
+  kernelFirstPacketUs: kernel?.firstPacketUs == null ? null : Math.round(kernel.firstPacketUs),
+  kernelFloorUs: kernel?.floorUs == null ? null : Math.round(kernel.floorUs),
+  traceToKernelRatio: kernel?.firstPacketUs ? Number(((rows[0]?.p50 ?? 0) / kernel.firstPacketUs).toFixed(3)) : null,
 };
 if (json) {
   process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -119,6 +112,8 @@ if (json) {
     `first-packet trace (PREROUTING → nat → filter → POSTROUTING):`,
     `  ClusterIP   p50 ${result.traceP50us} µs   p99 ${result.traceP99us} µs   ${result.tracesPerSecond} traces/s`,
     `  NodePort    p50 ${result.nodePortTraceP50us} µs   p99 ${result.nodePortTraceP99us} µs`,
+    `real kernel, one new connection through a cluster IP with these rules loaded (connect → SYN-ACK, p50):`,
+    `  with rules  ${result.kernelFirstPacketUs ?? "n/a"} µs   floor without rules ${result.kernelFloorUs ?? "n/a"} µs   podwire ClusterIP p50 / kernel ${result.traceToKernelRatio ?? "n/a"}`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
