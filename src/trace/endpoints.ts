@@ -58,6 +58,21 @@ export function places(t: Topology): ReadonlyMap<string, Place> {
   return m;
 }
 
+const podIpCache = new WeakMap<ReadonlyMap<string, Place>, ReadonlyMap<string, Place>>();
+
+/** The pod (not hostNetwork) that has `ip`, from places(). */
+export function podByIp(t: Topology, ip: string): Place | undefined {
+  const all = places(t);
+  let m = podIpCache.get(all);
+  if (!m) {
+    const byIp = new Map<string, Place>();
+    for (const p of all.values()) if (p.kind === "pod" && p.ip && !byIp.has(p.ip)) byIp.set(p.ip, p);
+    podIpCache.set(all, byIp);
+    m = byIp;
+  }
+  return m.get(ip);
+}
+
 function splitRef(ref: string): [string, string] {
   const i = ref.indexOf("/");
   return i < 0 ? ["default", ref] : [ref.slice(0, i), ref.slice(i + 1)];

@@ -6,10 +6,11 @@
  * REJECT in filter KUBE-SERVICES"). It reads the trace's hops and the cluster's objects; it
  * decides nothing.
  */
-import type { Pod, Service } from "../cluster/api/types.js";
+import type { Service } from "../cluster/api/types.js";
 import { formatIpv4 } from "../net/addr.js";
 import type { Tuple } from "../net/tuple.js";
 import type { Topology } from "../topology/build.js";
+import { podByIp } from "./endpoints.js";
 import type { PathOutcome } from "./tracer.js";
 
 function serviceOf(t: Topology, ip: string, port: number | null): string | undefined {
@@ -33,8 +34,8 @@ function nodePortOf(t: Topology, port: number | null): string | undefined {
 }
 
 function podOf(t: Topology, ip: string): string | undefined {
-  const p = (t.cluster.list("Pod") as Pod[]).find((x) => x.status?.podIP === ip && !x.spec.hostNetwork);
-  return p ? `pod ${p.metadata.namespace ?? "default"}/${p.metadata.name} on ${p.spec.nodeName ?? "?"}` : undefined;
+  const p = podByIp(t, ip);
+  return p ? `pod ${p.namespace ?? "default"}/${p.name} on ${p.node ?? "?"}` : undefined;
 }
 
 const comment = (rule: string | undefined): string => /--comment (?:"((?:[^"\\]|\\.)*)"|(\S+))/.exec(rule ?? "")?.slice(1).find((x) => x !== undefined) ?? "";
