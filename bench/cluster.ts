@@ -56,7 +56,7 @@ const kernel = await kernelFigures(
   restore.replace(/^\*filter\n/, "*filter\n:KUBE-SERVICES - [0:0]\n"),
   probeSvc && probeEps.length > 0 ? { clusterIp: probeSvc.spec.clusterIP as string, port: probeSvc.spec.ports?.[0]?.port ?? 80, endpoints: probeEps, targetPort: Number(probeSvc.spec.ports?.[0]?.targetPort ?? 8080) } : undefined,
   // kube-proxy's restore text has no jumps from the built-in chains (it adds those with `iptables -I`).
-  { noflush: true, then: '*nat\n-I OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n-I POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING\nCOMMIT\n' },
+  { then: '*nat\n-I OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n-I POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING\nCOMMIT\n' },
 );
 const restoreSeconds = kernel?.restoreSeconds ?? null;
 

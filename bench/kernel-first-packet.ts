@@ -8,9 +8,9 @@
  * connection makes the kernel walk nat OUTPUT → KUBE-SERVICES → KUBE-SVC → KUBE-SEP and set up
  * conntrack: the real first-packet decision, plus a loopback-speed round trip. The same
  * connections with no rules loaded give the floor (socket and veth cost alone).
- * Safety: both namespaces are created here, traffic goes only between them (the node has routes
- * only to the veth subnet, the endpoint range and the Service range, all via the endpoints' side), every probe is bounded in count and time, and
- * both namespaces are deleted in `finally`.
+ * Safety: both namespaces are created here, traffic goes only between them (the node's only
+ * routes are the veth subnet and host routes to the cluster IP and endpoints, via the endpoints'
+ * side), every probe is bounded in count and time, and both are deleted in `finally`.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
@@ -77,10 +77,14 @@ async function connects(nodeNs: string, endNs: string, host: string, port: numbe
     });
     const out = execFileSync("ip", ["netns", "exec", nodeNs, process.execPath, "-e", CLIENT, host, String(port), String(count)], { encoding: "utf8", timeout: 60_000 });
     const r = JSON.parse(out.trim().split("\n")[0] ?? "null") as number[] | { error: string } | null;
-    if (!Array.isArray(r)) return null;
+    if (!Array.isArray(r)) {
+      process.stderr.write(`kernel probe to ${host}:${port}: ${r?.error ?? "no answer"}\n`);
+      return null;
+    }
     // The first few connections pay for the neighbour lookup and JIT warm-up.
     return p50(r.slice(Math.min(10, r.length - 1)));
-  } catch {
+  } catch (e) {
+    process.stderr.write(`kernel probe to ${host}:${port}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}\n`);
     return null;
   } finally {
     server.kill("SIGKILL");
@@ -104,11 +108,16 @@ export async function kernelFigures(rules: string, target: Target | undefined, o
       sh(["ip", "-n", n, "link", "set", "pwk0", "up"]) &&
       sh(["ip", "-n", n, "link", "set", "lo", "up"]) &&
       sh(["ip", "-n", e, "link", "set", "pwk1", "up"]) &&
-      sh(["ip", "-n", e, "link", "set", "lo", "up"]) &&
-      sh(["ip", "-n", n, "route", "add", "10.240.0.0/12", "via", "192.168.77.2"]) &&
-      sh(["ip", "-n", n, "route", "add", "10.96.0.0/12", "via", "192.168.77.2"]);
+      sh(["ip", "-n", e, "link", "set", "lo", "up"]);
     if (!ok) return null;
-    if (target) for (const a of target.endpoints) sh(["ip", "-n", e, "addr", "add", `${a}/32`, "dev", "lo"]);
+    // Host routes only: the cluster IP and each endpoint, all to the endpoints' namespace.
+    if (target) {
+      sh(["ip", "-n", n, "route", "add", `${target.clusterIp}/32`, "via", "192.168.77.2"]);
+      for (const a of target.endpoints) {
+        sh(["ip", "-n", e, "addr", "add", `${a}/32`, "dev", "lo"]);
+        sh(["ip", "-n", n, "route", "add", `${a}/32`, "via", "192.168.77.2"]);
+      }
+    }
     const floorUs = target && target.endpoints[0] ? await connects(n, e, target.endpoints[0], target.targetPort, target.targetPort, count) : null;
     const t0 = performance.now();
     execFileSync("ip", ["netns", "exec", n, "iptables-restore", ...(opts.noflush ? ["--noflush"] : [])], { input: rules, timeout: 600_000, maxBuffer: 1 << 30 });
@@ -117,7 +126,8 @@ export async function kernelFigures(rules: string, target: Target | undefined, o
     if (opts.then) execFileSync("ip", ["netns", "exec", n, "iptables-restore", "--noflush"], { input: opts.then, timeout: 60_000 });
     const firstPacketUs = target ? await connects(n, e, target.clusterIp, target.port, target.targetPort, count) : null;
     return { restoreSeconds, firstPacketUs, floorUs };
-  } catch {
+  } catch (e) {
+    process.stderr.write(`kernel measurement: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}\n`);
     return null;
   } finally {
     sh(["ip", "netns", "del", e]);

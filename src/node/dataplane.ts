@@ -317,13 +317,14 @@ export class Dataplane {
 
   private ensure(h: NodeHost, linksOnly = false): void {
     if (!this.cluster) return;
-    if (h.synced.nodes !== this.gens.nodes) {
+    const linksStale = h.synced.nodes !== this.gens.nodes;
+    if (linksStale) {
       h.synced.nodes = this.gens.nodes;
       if (this.cfg.cni === "flannel") this.syncFlannel(h);
       if (this.cfg.cni === "bridge") this.syncStaticRoutes(h);
     }
     if (linksOnly) {
-      this.pinSysctls(h);
+      if (linksStale) this.pinSysctls(h);
       return;
     }
     if (h.synced.proxy !== this.gens.proxy) {
