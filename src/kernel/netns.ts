@@ -430,7 +430,7 @@ export class NetNs {
     const table = spec.table === "local" ? this.local : this.main;
     const metric = spec.metric ?? 0;
     const old = table.exact(spec.dst.addr, spec.dst.len).filter((r) => r.metric === metric);
-    table.remove((r) => old.includes(r));
+    table.removeExact(spec.dst.addr, spec.dst.len, old);
     try {
       this.routeAdd(spec);
     } catch (e) {

@@ -60,6 +60,18 @@ export class RouteTable {
   }
 
   /** Removes the routes `pred` selects; returns how many. */
+  /** Removes the given routes of one destination (found with `exact`); returns how many went. */
+  removeExact(addr: number, len: number, gone: readonly Route[]): number {
+    const m = this.byLen[len];
+    const rs = m?.get(addr);
+    if (!m || !rs || gone.length === 0) return 0;
+    const keep = rs.filter((r) => !gone.includes(r));
+    if (keep.length === 0) m.delete(addr);
+    else m.set(addr, keep);
+    this.count -= rs.length - keep.length;
+    return rs.length - keep.length;
+  }
+
   remove(pred: (r: Route) => boolean): number {
     let n = 0;
     for (const m of this.byLen) {

@@ -338,7 +338,12 @@ export class Dataplane {
     this.pinSysctls(h);
   }
 
+  private leasesMemo: { readonly version: number; readonly leases: Lease[] } | undefined;
+
+  /** flannel's subnet leases, from the Nodes (computed again only after the cluster changed). */
   private leases(): Lease[] {
+    const version = this.cluster?.api.store.resourceVersion ?? -1;
+    if (this.leasesMemo?.version === version) return this.leasesMemo.leases;
     const out: Lease[] = [];
     for (const n of this.cluster?.list("Node") ?? []) {
       const sub = n.spec.podCIDR ? parseCidr(n.spec.podCIDR) : undefined;
@@ -354,6 +359,7 @@ export class Dataplane {
       }
       out.push({ node: n.metadata.name, subnet: sub.value, publicIp: p.value, ...(mac ? { vtepMac: mac } : {}) });
     }
+    this.leasesMemo = { version, leases: out };
     return out;
   }
 
