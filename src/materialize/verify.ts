@@ -7,7 +7,7 @@
  * be one the emulator predicts, and every endpoint and observed source address the kernel shows
  * must be among the emulator's. Then destroy. Traffic only goes between the namespaces made here.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import type { Pod, Service } from "../cluster/api/types.js";
 import { formatIpv4 } from "../net/addr.js";
 import type { Proto } from "../net/tuple.js";
@@ -15,6 +15,7 @@ import type { Topology } from "../topology/build.js";
 import { trace, type PathOutcome } from "../trace/tracer.js";
 import { applyPlan, destroyPrefix } from "./apply.js";
 import { materializePlan, type Plan } from "./plan.js";
+import { runProbeClient, startProbeServer, type ClientResult } from "./probe-processes.js";
 
 /** One flow to check. */
 export interface Flow {
@@ -37,32 +38,6 @@ export interface VerifyRow {
   readonly agree: boolean;
   readonly why?: string;
 }
-
-const SERVER = `
-const [label, ...specs] = process.argv.slice(1);
-setTimeout(() => process.exit(0), 600000);
-let pending = specs.length;
-const ready = () => { if (--pending === 0) console.log("ready"); };
-for (const spec of specs) {
-  const [proto, port] = spec.split("/");
-  if (proto === "tcp") require("net").createServer((s) => { s.on("error", () => {}); s.end(label + " " + s.remoteAddress.replace("::ffff:", "") + "\\n"); }).listen(+port, "0.0.0.0", ready);
-  else { const u = require("dgram").createSocket("udp4"); u.on("message", (m, r) => u.send(label + " " + r.address, r.port, r.address)); u.bind(+port, "0.0.0.0", ready); }
-}`;
-
-const CLIENT = `
-const [proto, dst, port, timeout] = process.argv.slice(1);
-const done = (o) => { console.log(JSON.stringify(o)); process.exit(0); };
-setTimeout(() => done({ result: "timeout" }), +timeout);
-if (proto === "tcp") {
-  const s = require("net").connect({ host: dst, port: +port });
-  s.on("data", (d) => { const [from, seen] = d.toString().trim().split(" "); done({ result: "delivered", from, seen }); });
-  s.on("error", (e) => done({ result: e.code }));
-} else {
-  const s = require("dgram").createSocket("udp4");
-  s.on("error", (e) => done({ result: e.code }));
-  s.on("message", (d) => { const [from, seen] = d.toString().trim().split(" "); done({ result: "delivered", from, seen }); });
-  s.connect(+port, dst, () => s.send("probe"));
-}`;
 
 /** A sensible set of flows: pods → Service ports, pods → a pod on another node, hosts → NodePorts and LB addresses, nodes → Service ports. */
 export function defaultFlows(t: Topology, limit = 120): Flow[] {
@@ -137,34 +112,15 @@ export class Lab {
   }
 
   private start(ns: string, label: string, specs: string[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", SERVER, label, ...specs], { stdio: ["ignore", "pipe", "pipe"] });
-      this.servers.push(child);
-      const timer = setTimeout(() => reject(new Error(`server ${label} in ${ns} did not start`)), 10000);
-      child.stdout?.on("data", (d: Buffer) => {
-        if (d.toString().includes("ready")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.on("exit", (code) => {
-        clearTimeout(timer);
-        if (code !== 0 && code !== null) reject(new Error(`server ${label} in ${ns} exited ${code}`));
-      });
-    });
+    return startProbeServer(ns, label, specs, this.servers, 600_000);
   }
 
   /** One real probe. */
-  probe(flow: Flow, dst: string, port: number, timeoutMs = 1500): { result: string; from?: string; seen?: string } {
+  probe(flow: Flow, dst: string, port: number, timeoutMs = 1500): ClientResult {
     const src = flow.from;
     const emuNs = this.emulatedSource(src);
     const ns = this.plan.real.get(emuNs) as string;
-    const r = spawnSync("ip", ["netns", "exec", ns, process.execPath, "-e", CLIENT, flow.proto, dst, String(port), String(timeoutMs)], { timeout: timeoutMs + 5000, encoding: "utf8" });
-    try {
-      return JSON.parse((r.stdout ?? "").trim().split("\n").pop() ?? "") as { result: string; from?: string; seen?: string };
-    } catch {
-      return { result: `client failed: ${(r.stderr ?? "").trim()}` };
-    }
+    return runProbeClient(ns, flow.proto, dst, port, timeoutMs);
   }
 
   private emulatedSource(from: string): string {

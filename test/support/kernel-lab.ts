@@ -8,7 +8,8 @@
  * emulator models IPv4 only); servers and clients are short Node scripts run with
  * `ip netns exec`, each bounded in time; traffic only flows between these namespaces.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { runProbeClient, startProbeServer } from "../../src/materialize/probe-processes.js";
 import { formatIpv4, ip } from "../../src/net/addr.js";
 import type { IcmpMessage } from "../../src/net/headers/types.js";
 import type { KernelEvent } from "../../src/kernel/events.js";
@@ -105,32 +106,6 @@ function icmpResult(p: Probe, m: IcmpMessage): string {
   return ERRNO_OF_UNREACH[m.code] ?? `icmp type ${m.type} code ${m.code}`;
 }
 
-const SERVER = `
-const [proto, addr, port, label] = process.argv.slice(1);
-setTimeout(() => process.exit(0), 120000);
-if (proto === "tcp") {
-  require("net").createServer((s) => s.end(label + " " + s.remoteAddress.replace("::ffff:", "") + "\\n")).listen(+port, addr, () => console.log("ready"));
-} else {
-  const s = require("dgram").createSocket("udp4");
-  s.on("message", (m, r) => s.send(label + " " + r.address, r.port, r.address));
-  s.bind(+port, addr, () => console.log("ready"));
-}`;
-
-const CLIENT = `
-const [proto, dst, port, timeout] = process.argv.slice(1);
-const done = (o) => { console.log(JSON.stringify(o)); process.exit(0); };
-setTimeout(() => done({ result: "timeout" }), +timeout);
-if (proto === "tcp") {
-  const s = require("net").connect({ host: dst, port: +port });
-  s.on("data", (d) => { const [from, seenSrc] = d.toString().trim().split(" "); done({ result: "connected", from, seenSrc }); });
-  s.on("error", (e) => done({ result: e.code }));
-} else {
-  const s = require("dgram").createSocket("udp4");
-  s.on("error", (e) => done({ result: e.code }));
-  s.on("message", (d) => { const [from, seenSrc] = d.toString().trim().split(" "); done({ result: "reply", from, seenSrc }); });
-  s.connect(+port, dst, () => s.send("probe"));
-}`;
-
 /** A lab script built in real namespaces. */
 export class RealLab {
   private readonly servers: ChildProcess[] = [];
@@ -172,22 +147,8 @@ export class RealLab {
     }
   }
 
-  private startServer(ns: string, args: string[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", SERVER, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-      this.servers.push(child);
-      const timer = setTimeout(() => reject(new Error(`server ${args.join(" ")} in ${ns} did not start`)), 5000);
-      child.stdout?.on("data", (d: Buffer) => {
-        if (d.toString().includes("ready")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.on("exit", (code) => {
-        clearTimeout(timer);
-        if (code !== 0 && code !== null) reject(new Error(`server ${args.join(" ")} in ${ns} exited ${code}`));
-      });
-    });
+  private startServer(ns: string, [proto, addr, port, label]: string[]): Promise<void> {
+    return startProbeServer(ns, label ?? ns, [`${proto}/${port}@${addr}`], this.servers, 120_000, 5000);
   }
 
   /** The drop counters of every lab namespace (/proc/net/snmp and /proc/net/netstat). */
@@ -234,13 +195,9 @@ export class RealLab {
       if (/No route to host/.test(out)) return { result: "EHOSTUNREACH" };
       return { result: "timeout" };
     }
-    const r = spawnSync("ip", ["netns", "exec", ns, process.execPath, "-e", CLIENT, p.proto, p.dst, String(p.port ?? 0), String(timeout)], { timeout: timeout + 5000, encoding: "utf8" });
-    const line = (r.stdout ?? "").trim().split("\n").pop() ?? "";
-    try {
-      return JSON.parse(line) as Outcome;
-    } catch {
-      return { result: `client failed: ${r.stderr}` };
-    }
+    const r = runProbeClient(ns, p.proto, p.dst, p.port ?? 0, timeout);
+    if (r.result !== "delivered") return { result: r.result };
+    return { result: p.proto === "tcp" ? "connected" : "reply", ...(r.from !== undefined ? { from: r.from } : {}), ...(r.seen !== undefined ? { seenSrc: r.seen } : {}) };
   }
 
   /** Runs a command in one of the lab's namespaces (for views). */
