@@ -21,6 +21,7 @@ import { ServiceIpAllocator } from "./allocators/service-ip.js";
 import { randomSuffix, randomUid } from "./names.js";
 import { Store } from "./store.js";
 import { timestamp } from "./time.js";
+import { jsonEqual } from "./api/equal.js";
 
 /** The namespaces every cluster has. */
 export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"] as const;
@@ -84,7 +85,7 @@ export class ApiServer {
   update<T extends AnyObject>(obj: T): T {
     const cur = this.store.get(obj.kind, keyOf(obj));
     if (!cur) throw new ApiError("NotFound", `${RESOURCE[obj.kind]} "${obj.metadata.name}" not found`);
-    const specChanged = "spec" in obj && JSON.stringify((obj as { spec: unknown }).spec) !== JSON.stringify((cur as { spec?: unknown }).spec);
+    const specChanged = "spec" in obj && !jsonEqual((obj as { spec: unknown }).spec, (cur as { spec?: unknown }).spec);
     const meta: ObjectMeta = { ...obj.metadata, uid: cur.metadata.uid as string, creationTimestamp: cur.metadata.creationTimestamp as string, ...(specChanged && cur.metadata.generation !== undefined ? { generation: cur.metadata.generation + 1 } : {}) };
     return this.store.update({ ...obj, metadata: meta });
   }
@@ -110,7 +111,7 @@ export class ApiServer {
     if (errors.length > 0) throw new ApiError("Invalid", invalidMessage(merged.kind, merged.metadata.name, errors), errors);
     let next = merged;
     if (merged.kind === "Service") next = this.reallocateService(cur as Service, merged as Service) as AnyObject as T;
-    const same = JSON.stringify({ ...next, metadata: { ...next.metadata, resourceVersion: undefined } }) === JSON.stringify({ ...cur, metadata: { ...cur.metadata, resourceVersion: undefined } });
+    const same = jsonEqual({ ...next, metadata: { ...next.metadata, resourceVersion: undefined } }, { ...cur, metadata: { ...cur.metadata, resourceVersion: undefined } });
     if (same) return { object: cur, action: "unchanged" };
     return { object: this.update({ ...next, metadata: { ...next.metadata, resourceVersion: cur.metadata.resourceVersion } }), action: "configured" };
   }

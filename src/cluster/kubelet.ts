@@ -22,6 +22,7 @@ import { event, type Action, type Controller, type View } from "./controllers/ty
 import { podRequests } from "./node-info.js";
 import { filterNode } from "./scheduler.js";
 import { parseDuration, timestamp } from "./time.js";
+import { jsonEqual } from "./api/equal.js";
 
 /** Annotation: how long a run-to-completion pod runs before it succeeds. */
 export const RUN_FOR_ANNOTATION = "podwire.dev/run-for";
@@ -253,7 +254,7 @@ export class Kubelets {
       startTime: pod.status?.startTime ?? timestamp(now),
       containerStatuses: statuses,
     };
-    if (JSON.stringify(status) === JSON.stringify(pod.status)) return [];
+    if (jsonEqual(status, pod.status)) return [];
     return [{ type: "update", object: { ...pod, status } }];
   }
 

@@ -27,6 +27,8 @@ export const LOG_KEEP = 10_000;
 interface IndexState {
   readonly fn: IndexFn;
   readonly map: Map<string, Set<string>>;
+  /** Sorted keys per index value, dropped when that value's set changes. */
+  readonly sorted: Map<string, string[]>;
 }
 
 /** The store. */
@@ -37,6 +39,7 @@ export class Store {
   private logStart = 1;
   private readonly watchers = new Set<(e: WatchEvent) => void>();
   private readonly indexes = new Map<string, IndexState>();
+  private readonly indexesOf = new Map<Kind, IndexState[]>();
   /** Sorted keys per kind and per kind/namespace, rebuilt after a create or delete of that kind. */
   private readonly sorted = new Map<string, string[]>();
 
@@ -135,18 +138,24 @@ export class Store {
 
   /** Adds an index over a kind (client-go `AddIndexers`). */
   addIndex(kind: Kind, name: string, fn: IndexFn): void {
-    const state: IndexState = { fn, map: new Map() };
+    const state: IndexState = { fn, map: new Map(), sorted: new Map() };
     this.indexes.set(`${kind}/${name}`, state);
+    this.indexesOf.set(kind, [...(this.indexesOf.get(kind) ?? []), state]);
     for (const [key, o] of this.objects.get(kind) ?? []) {
       for (const v of fn(o)) addTo(state.map, v, key);
     }
+    state.sorted.clear();
   }
 
   /** Objects of `kind` whose index `name` yields `value`, sorted by key. */
   byIndex<K extends Kind>(kind: K, name: string, value: string): ObjectOf<K>[] {
     const state = this.indexes.get(`${kind}/${name}`);
     if (!state) throw new Error(`no index ${name} on ${kind}`);
-    const keys = [...(state.map.get(value) ?? [])].sort();
+    let keys = state.sorted.get(value);
+    if (!keys) {
+      keys = [...(state.map.get(value) ?? [])].sort();
+      state.sorted.set(value, keys);
+    }
     const m = this.objects.get(kind);
     return keys.map((k) => m?.get(k) as ObjectOf<K>);
   }
@@ -187,12 +196,22 @@ export class Store {
     return stored;
   }
 
+  // Moves `key` between index values; a value whose set of keys did not change keeps its sorted list.
   private reindex(prev: AnyObject | undefined, next: AnyObject | undefined, key: string): void {
-    const kind = (next ?? prev)?.kind;
-    for (const [id, state] of this.indexes) {
-      if (!id.startsWith(`${kind}/`)) continue;
-      if (prev) for (const v of state.fn(prev)) state.map.get(v)?.delete(key);
-      if (next) for (const v of state.fn(next)) addTo(state.map, v, key);
+    const kind = (next ?? prev)?.kind as Kind;
+    for (const state of this.indexesOf.get(kind) ?? []) {
+      const before = prev ? state.fn(prev) : [];
+      const after = next ? state.fn(next) : [];
+      for (const v of before) {
+        if (after.includes(v)) continue;
+        state.map.get(v)?.delete(key);
+        state.sorted.delete(v);
+      }
+      for (const v of after) {
+        if (before.includes(v)) continue;
+        addTo(state.map, v, key);
+        state.sorted.delete(v);
+      }
     }
   }
 

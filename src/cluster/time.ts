@@ -9,8 +9,16 @@ export const EPOCH_MS = Date.UTC(2025, 0, 1, 0, 0, 0);
 
 /** RFC 3339 with seconds, as metav1.Time marshals (`2025-01-01T00:00:05Z`). */
 export function timestamp(clockMs: number): string {
-  return new Date(EPOCH_MS + Math.floor(clockMs / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const s = Math.floor(clockMs / 1000);
+  // The control plane stamps many objects within one second: the last text is kept.
+  if (s !== lastSecond) {
+    lastSecond = s;
+    lastText = new Date(EPOCH_MS + s * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+  return lastText;
 }
+let lastSecond = Number.NaN;
+let lastText = "";
 
 /** Clock ms of an RFC 3339 timestamp written by `timestamp` (or any RFC 3339 time). */
 export function clockOf(ts: string): number {

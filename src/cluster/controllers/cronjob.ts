@@ -13,6 +13,7 @@ import { EPOCH_MS, clockOf, timestamp } from "../time.js";
 import { event, ownerKeys, type Action, type Controller } from "./types.js";
 import { jobFinished } from "./job.js";
 import { ownerRef } from "./pods.js";
+import { jsonEqual } from "../api/equal.js";
 
 function jobFor(cj: CronJob, scheduledMs: number): Job {
   const minutes = Math.floor((EPOCH_MS + scheduledMs) / 60000);
@@ -84,7 +85,7 @@ export const cronJobController: Controller = {
       lastScheduleTime = timestamp(due);
     }
     const status: CronJob["status"] = { ...(active.length > 0 ? { active } : {}), ...(lastScheduleTime ? { lastScheduleTime } : {}) };
-    if (JSON.stringify(status) !== JSON.stringify(cj.status ?? {})) actions.push({ type: "update", object: { ...cj, status } });
+    if (!jsonEqual(status, cj.status ?? {})) actions.push({ type: "update", object: { ...cj, status } });
     const next = cronNext(sched.value, Math.max(now, due ?? last));
     if (next !== undefined) actions.push({ type: "requeue", key, at: next, timer: "wall" });
     return actions;

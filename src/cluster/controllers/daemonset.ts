@@ -13,6 +13,7 @@ import { podTemplateHash } from "../names.js";
 import { TAINT, firstUntolerated, nodeAffinityMatches } from "../taints.js";
 import { event, ownerKeys, type Action, type Controller } from "./types.js";
 import { isPodActive, isPodReady, podFromTemplate } from "./pods.js";
+import { jsonEqual } from "../api/equal.js";
 
 /** The tolerations the controller adds to every daemon pod (`AddOrUpdateDaemonPodTolerations`). */
 export function daemonTolerations(hostNetwork: boolean): Toleration[] {
@@ -110,7 +111,7 @@ export const daemonSetController: Controller = {
       }
     }
     const status: DaemonSet["status"] = { currentNumberScheduled: scheduled, desiredNumberScheduled: desired, numberAvailable: ready, numberMisscheduled: misscheduled, numberReady: ready, observedGeneration: ds.metadata.generation ?? 1, updatedNumberScheduled: scheduled };
-    if (JSON.stringify(status) !== JSON.stringify(ds.status ?? {})) actions.push({ type: "update", object: { ...ds, status } });
+    if (!jsonEqual(status, ds.status ?? {})) actions.push({ type: "update", object: { ...ds, status } });
     return actions;
   },
 };

@@ -11,6 +11,7 @@ import type { Deployment, ReplicaSet } from "../api/types.js";
 import { podTemplateHash } from "../names.js";
 import { event, ownerKeys, type Action, type Controller } from "./types.js";
 import { ownerRef } from "./pods.js";
+import { jsonEqual } from "../api/equal.js";
 
 /** Resolves `25%` or `1` against a replica count (`intstr.GetScaledValueFromIntOrPercent`). */
 export function scaledValue(v: unknown, total: number, roundUp: boolean): number {
@@ -120,7 +121,7 @@ export const deploymentController: Controller = {
       availableReplicas: available,
       unavailableReplicas: Math.max(0, replicas - available),
     };
-    if (JSON.stringify(status) !== JSON.stringify(d.status ?? {})) actions.push({ type: "update", object: { ...d, status } });
+    if (!jsonEqual(status, d.status ?? {})) actions.push({ type: "update", object: { ...d, status } });
     return actions;
   },
 };

@@ -12,6 +12,7 @@ import { keyOf, mapSelectorMatches } from "../api/meta.js";
 import type { Endpoint, EndpointPort, EndpointSlice, Pod, Service, ServicePort } from "../api/types.js";
 import type { Action, Controller, View } from "./types.js";
 import { isPodReady, ownerRef } from "./pods.js";
+import { jsonEqual } from "../api/equal.js";
 
 /** Label linking a slice to its Service. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
@@ -63,7 +64,8 @@ export function desiredSlices(svc: Service, view: View): Map<string, { ports: En
       if (port === undefined) continue;
       ports.push({ name: sp.name ?? "", port, protocol: sp.protocol ?? "TCP", ...(sp.appProtocol ? { appProtocol: sp.appProtocol } : {}) });
     }
-    const key = JSON.stringify(ports);
+    let key = "";
+    for (const p of ports) key += `${p.name}\0${p.port}\0${p.protocol}\0${p.appProtocol ?? ""}\n`;
     let g = out.get(key);
     if (!g) {
       g = { ports, endpoints: [] };
@@ -115,19 +117,15 @@ export const endpointSliceController: Controller = {
     }
     if (desired.length === 0) desired.push({ ports: [], endpoints: [] });
     const pool = [...existing];
-    const poolText = pool.map((s) => JSON.stringify({ a: s.addressType, e: s.endpoints, p: s.ports ?? null, l: s.metadata.labels }));
     const labels = sliceLabels(svc);
     for (const d of desired) {
       const body = { addressType: "IPv4" as const, endpoints: d.endpoints, ports: d.ports.length > 0 ? d.ports : null };
-      const want = JSON.stringify({ a: body.addressType, e: body.endpoints, p: body.ports, l: labels });
-      const same = poolText.indexOf(want);
+      const same = pool.findIndex((s) => s.addressType === body.addressType && jsonEqual(s.ports ?? null, body.ports) && jsonEqual(s.metadata.labels, labels) && jsonEqual(s.endpoints, body.endpoints));
       if (same >= 0) {
         pool.splice(same, 1);
-        poolText.splice(same, 1);
         continue;
       }
       const reuse = pool.shift();
-      poolText.shift();
       if (reuse) {
         actions.push({ type: "update", object: { ...reuse, metadata: { ...reuse.metadata, labels }, ...body } });
       } else {

@@ -9,6 +9,7 @@ import type { Job } from "../api/types.js";
 import { timestamp } from "../time.js";
 import { event, ownerKeys, type Action, type Controller } from "./types.js";
 import { isPodActive, podFromTemplate } from "./pods.js";
+import { jsonEqual } from "../api/equal.js";
 
 /** Whether a Job has finished (Complete or Failed condition True). */
 export function jobFinished(j: Job): "Complete" | "Failed" | undefined {
@@ -50,7 +51,7 @@ export const jobController: Controller = {
       actions.push({ type: "create", object: podFromTemplate(job.spec.template, job), onCreated: { object: job, reason: "SuccessfulCreate", prefix: "Created pod: ", component: "job-controller" } });
     }
     const status = { ...(job.status ?? {}), ...base };
-    if (JSON.stringify(status) !== JSON.stringify(job.status ?? {})) actions.push({ type: "update", object: { ...job, status } });
+    if (!jsonEqual(status, job.status ?? {})) actions.push({ type: "update", object: { ...job, status } });
     return actions;
   },
 };

@@ -9,6 +9,7 @@ import { keyOf, selectorMatches } from "../api/meta.js";
 import type { ReplicaSet } from "../api/types.js";
 import { event, ownerKeys, type Action, type Controller } from "./types.js";
 import { deletionOrder, isPodActive, isPodReady, podFromTemplate } from "./pods.js";
+import { jsonEqual } from "../api/equal.js";
 
 /** The controller. */
 export const replicaSetController: Controller = {
@@ -36,7 +37,7 @@ export const replicaSetController: Controller = {
     const labeled = active.filter((p) => selectorMatches(rs.spec.template.metadata?.labels ? { matchLabels: rs.spec.template.metadata.labels } : {}, p.metadata.labels)).length;
     const ready = active.filter(isPodReady).length;
     const status: ReplicaSet["status"] = { replicas: active.length, fullyLabeledReplicas: labeled, readyReplicas: ready, availableReplicas: ready, observedGeneration: rs.metadata.generation ?? 1 };
-    if (JSON.stringify(status) !== JSON.stringify(rs.status ?? {})) actions.push({ type: "update", object: { ...rs, status } });
+    if (!jsonEqual(status, rs.status ?? {})) actions.push({ type: "update", object: { ...rs, status } });
     return actions;
   },
 };
