@@ -25,22 +25,32 @@ function kinds(events: readonly KernelEvent[], ns?: string): string[] {
 }
 
 describe("RouteTable", () => {
-  it("longest-prefix match agrees with a brute-force scan (lowest metric among equals)", () => {
+  it("longest-prefix match agrees with a brute-force scan (lowest metric among equals), small and large tables", () => {
+    // Up to 40 routes: tables cross from the small sorted array to the per-length maps.
     const route = fc.record({ addr: fc.nat(0xffffffff), len: fc.integer({ min: 0, max: 32 }), metric: fc.integer({ min: 0, max: 3 }) });
     fc.assert(
-      fc.property(fc.array(route, { maxLength: 40 }), fc.array(fc.nat(0xffffffff), { minLength: 1, maxLength: 20 }), (routes, dsts) => {
+      fc.property(fc.array(route, { maxLength: 40 }), fc.array(fc.nat(0xffffffff), { minLength: 1, maxLength: 20 }), fc.nat(7), (routes, dsts, drop) => {
         const t = new RouteTable();
-        const kept: Route[] = [];
+        let kept: Route[] = [];
         for (const [i, r] of routes.entries()) {
           const x: Route = { table: "main", type: "unicast", dst: { addr: ((r.addr & maskOf(r.len)) >>> 0) as Ipv4, len: r.len }, dev: `d${i}`, metric: r.metric, scope: "link", onlink: false };
           if (t.add(x)) kept.push(x);
         }
+        // Drop every route whose index is a multiple of `drop + 2`; look up through a copy, skipping odd devices.
+        const gone = (r: Route): boolean => Number(r.dev?.slice(1)) % (drop + 2) === 0;
+        expect(t.remove(gone)).toBe(kept.filter(gone).length);
+        kept = kept.filter((r) => !gone(r));
+        const c = t.clone();
+        expect(c.size).toBe(kept.length);
+        expect(c.list()).toEqual([...kept].sort((a, b) => a.dst.addr - b.dst.addr || b.dst.len - a.dst.len || a.metric - b.metric));
+        const even = (r: Route): boolean => Number(r.dev?.slice(1)) % 2 === 0;
         for (const d of dsts) {
-          const want = kept.filter((r) => ((d ^ r.dst.addr) & maskOf(r.dst.len)) >>> 0 === 0).sort((a, b) => b.dst.len - a.dst.len || a.metric - b.metric)[0];
-          expect(t.lookup(d as Ipv4)).toBe(want);
+          const matching = kept.filter((r) => ((d ^ r.dst.addr) & maskOf(r.dst.len)) >>> 0 === 0).sort((a, b) => b.dst.len - a.dst.len || a.metric - b.metric);
+          expect(c.lookup(d as Ipv4)).toBe(matching[0]);
+          expect(c.lookup(d as Ipv4, even)).toBe(matching.find(even));
         }
       }),
-      { seed: SEED, numRuns: 200 },
+      { seed: SEED, numRuns: 300 },
     );
   });
 });

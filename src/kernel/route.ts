@@ -3,26 +3,41 @@
  * IPv4 routing tables (`local` and `main`) with longest-prefix match, and source address
  * selection. The lookup follows `fib_lookup` with the default rules (`ip rule`: local 0, main
  * 32766): the `local` table first, then `main`; within a table the longest prefix wins, then the
- * lowest metric. Tables are indexed by prefix length (33 hash maps), so a lookup costs at most 33
- * map probes however many routes there are (DESIGN decision 5) and gives the same answer as the
+ * lowest metric. A large table is indexed by prefix length (33 hash maps), so a lookup costs at most
+ * 33 map probes however many routes there are (DESIGN decision 5) and gives the same answer as the
  * kernel's LC-trie.
  */
 import type { Ipv4 } from "../net/addr.js";
 import { maskOf } from "../net/cidr.js";
 import type { IfAddr, Route } from "./types.js";
 
-/** One routing table. */
+/** Up to this many routes a table is one sorted array (a pod's table has a handful). */
+const SMALL = 16;
+
+/**
+ * One routing table. A small table is one array sorted by prefix length (longest first) then
+ * metric, scanned in order; past SMALL routes it becomes the 33 per-length maps. Both give the
+ * longest-prefix, lowest-metric accepted route, as `fib_table_lookup` does.
+ */
 export class RouteTable {
-  /** prefix length → network address → routes (sorted by metric); a length's map made on first use. */
-  private readonly byLen: (Map<number, Route[]> | undefined)[] = new Array<Map<number, Route[]> | undefined>(33);
+  /** The routes while the table is small, longest prefix first, then metric (insertion order on ties). */
+  private small: Route[] | undefined = [];
+  /** prefix length → network address → routes (sorted by metric), once the table is large. */
+  private byLen: (Map<number, Route[]> | undefined)[] | undefined;
   private count = 0;
 
   /** A copy sharing the (immutable) route objects. */
   clone(): RouteTable {
     const c = new RouteTable();
-    this.byLen.forEach((m, len) => {
-      if (m) c.byLen[len] = new Map([...m].map(([k, rs]) => [k, rs.slice()]));
-    });
+    if (this.small) c.small = this.small.slice();
+    else {
+      c.small = undefined;
+      const byLen = new Array<Map<number, Route[]> | undefined>(33);
+      (this.byLen ?? []).forEach((m, len) => {
+        if (m) byLen[len] = new Map([...m].map(([k, rs]) => [k, rs.slice()]));
+      });
+      c.byLen = byLen;
+    }
     c.count = this.count;
     return c;
   }
@@ -30,7 +45,8 @@ export class RouteTable {
   /** All routes in `ip route` order: ascending network, longer prefix first, then metric. */
   list(): Route[] {
     const all: Route[] = [];
-    for (const m of this.byLen) if (m) for (const rs of m.values()) all.push(...rs);
+    if (this.small) all.push(...this.small);
+    else for (const m of this.byLen ?? []) if (m) for (const rs of m.values()) all.push(...rs);
     return all.sort((a, b) => a.dst.addr - b.dst.addr || b.dst.len - a.dst.len || a.metric - b.metric);
   }
 
@@ -38,33 +54,58 @@ export class RouteTable {
     return this.count;
   }
 
-  /** Routes with exactly this destination. */
+  /** Routes with exactly this destination, lowest metric first. */
   exact(addr: Ipv4, len: number): readonly Route[] {
-    return this.byLen[len]?.get(addr) ?? [];
+    if (this.small) return this.small.filter((r) => r.dst.addr === addr && r.dst.len === len);
+    return this.byLen?.[len]?.get(addr) ?? [];
   }
 
   /** Adds a route; returns false if an identical destination/metric/type already exists (`RTNETLINK answers: File exists`). */
   add(r: Route): boolean {
-    let m = this.byLen[r.dst.len];
-    if (!m) {
-      m = new Map();
-      this.byLen[r.dst.len] = m;
-    }
-    const list = m.get(r.dst.addr) ?? [];
-    if (list.some((x) => x.metric === r.metric && sameKind(x, r))) return false;
-    list.push(r);
-    list.sort((a, b) => a.metric - b.metric);
-    m.set(r.dst.addr, list);
+    if (this.exact(r.dst.addr, r.dst.len).some((x) => x.metric === r.metric && sameKind(x, r))) return false;
     this.count++;
+    if (this.small && this.count <= SMALL) {
+      // After every route of a longer prefix, or of the same prefix and a metric no higher.
+      let i = 0;
+      while (i < this.small.length && smallBefore(this.small[i] as Route, r)) i++;
+      this.small.splice(i, 0, r);
+      return true;
+    }
+    if (this.small) {
+      const old = this.small;
+      this.small = undefined;
+      this.byLen = new Array<Map<number, Route[]> | undefined>(33);
+      for (const x of old) this.put(x);
+    }
+    this.put(r);
     return true;
   }
 
-  /** Removes the routes `pred` selects; returns how many. */
+  private put(r: Route): void {
+    const byLen = this.byLen as (Map<number, Route[]> | undefined)[];
+    let m = byLen[r.dst.len];
+    if (!m) {
+      m = new Map();
+      byLen[r.dst.len] = m;
+    }
+    const list = m.get(r.dst.addr) ?? [];
+    list.push(r);
+    list.sort((a, b) => a.metric - b.metric);
+    m.set(r.dst.addr, list);
+  }
+
   /** Removes the given routes of one destination (found with `exact`); returns how many went. */
   removeExact(addr: number, len: number, gone: readonly Route[]): number {
-    const m = this.byLen[len];
+    if (gone.length === 0) return 0;
+    if (this.small) {
+      const before = this.small.length;
+      this.small = this.small.filter((r) => !(r.dst.addr === addr && r.dst.len === len && gone.includes(r)));
+      this.count -= before - this.small.length;
+      return before - this.small.length;
+    }
+    const m = this.byLen?.[len];
     const rs = m?.get(addr);
-    if (!m || !rs || gone.length === 0) return 0;
+    if (!m || !rs) return 0;
     const keep = rs.filter((r) => !gone.includes(r));
     if (keep.length === 0) m.delete(addr);
     else m.set(addr, keep);
@@ -72,15 +113,22 @@ export class RouteTable {
     return rs.length - keep.length;
   }
 
+  /** Removes the routes `pred` selects; returns how many. */
   remove(pred: (r: Route) => boolean): number {
     let n = 0;
-    for (const m of this.byLen) {
-      if (!m) continue;
-      for (const [k, rs] of m) {
-        const keep = rs.filter((r) => !pred(r));
-        n += rs.length - keep.length;
-        if (keep.length === 0) m.delete(k);
-        else if (keep.length !== rs.length) m.set(k, keep);
+    if (this.small) {
+      const keep = this.small.filter((r) => !pred(r));
+      n = this.small.length - keep.length;
+      this.small = keep;
+    } else {
+      for (const m of this.byLen ?? []) {
+        if (!m) continue;
+        for (const [k, rs] of m) {
+          const keep = rs.filter((r) => !pred(r));
+          n += rs.length - keep.length;
+          if (keep.length === 0) m.delete(k);
+          else if (keep.length !== rs.length) m.set(k, keep);
+        }
       }
     }
     this.count -= n;
@@ -89,8 +137,13 @@ export class RouteTable {
 
   /** Longest-prefix match; `accept` can skip candidates (e.g. routes whose device is down). */
   lookup(dst: Ipv4, accept: (r: Route) => boolean = () => true): Route | undefined {
+    if (this.small) {
+      for (const r of this.small) if (((dst & maskOf(r.dst.len)) >>> 0) === r.dst.addr && accept(r)) return r;
+      return undefined;
+    }
+    const byLen = this.byLen as (Map<number, Route[]> | undefined)[];
     for (let len = 32; len >= 0; len--) {
-      const m = this.byLen[len];
+      const m = byLen[len];
       if (!m || m.size === 0) continue;
       const net = (dst & maskOf(len)) >>> 0;
       const rs = m.get(net);
@@ -100,6 +153,11 @@ export class RouteTable {
     }
     return undefined;
   }
+}
+
+// Whether `x` stays before a new route `r` in a small table.
+function smallBefore(x: Route, r: Route): boolean {
+  return x.dst.len > r.dst.len || (x.dst.len === r.dst.len && x.metric <= r.metric);
 }
 
 // The kernel refuses a second route with the same destination, metric and table in the local
