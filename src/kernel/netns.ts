@@ -36,6 +36,8 @@ export interface NsHost {
   /** Allocates a random MAC (seeded). */
   randomMac(): Mac;
   now(): number;
+  /** Called after a change that can alter who answers an ARP request (addresses, links, routes, sysctls). */
+  touched?(): void;
 }
 
 /** `ip link add` specifications. */
@@ -123,6 +125,7 @@ export class NetNs {
 
   /** `ip link add NAME type veth|bridge|vxlan …` (a `nic` joins an underlay segment). */
   linkAdd(spec: LinkSpec): Device {
+    this.host.touched?.();
     // `ip link add` leaves the kernel's default queue length (1000); netlink callers may set 0.
     const base = { ifindex: 0, up: false, hairpin: false, learning: true, txqlen: spec.txqlen ?? 1000 };
     switch (spec.kind) {
@@ -168,6 +171,7 @@ export class NetNs {
 
   /** `ip link del NAME` (a veth takes its peer with it). */
   linkDel(name: string): void {
+    this.host.touched?.();
     const d = this.dev(name);
     if (d.master !== undefined) this.linkSetNomaster(name);
     this.linkSetDown(name);
@@ -194,6 +198,7 @@ export class NetNs {
 
   /** `ip link set NAME up` — re-adds the routes of its addresses (`fib_add_ifaddr`). */
   linkSetUp(name: string): void {
+    this.host.touched?.();
     const d = this.dev(name);
     if (d.up) return;
     d.up = true;
@@ -206,6 +211,7 @@ export class NetNs {
 
   /** `ip link set NAME down` — every route through it goes, static ones too (`fib_sync_down_dev`). */
   linkSetDown(name: string): void {
+    this.host.touched?.();
     const d = this.dev(name);
     if (!d.up) return;
     d.up = false;
@@ -240,6 +246,7 @@ export class NetNs {
 
   /** `ip link set PORT master BRIDGE`. */
   linkSetMaster(port: string, bridge: string): void {
+    this.host.touched?.();
     const p = this.dev(port);
     const b = this.dev(bridge);
     if (b.kind !== "bridge") throw new KernelError(`Error: ${bridge} is not a bridge`);
@@ -256,6 +263,7 @@ export class NetNs {
 
   /** `ip link set PORT nomaster`. */
   linkSetNomaster(port: string): void {
+    this.host.touched?.();
     const p = this.dev(port);
     if (p.master === undefined) return;
     const b = p.master;
@@ -333,6 +341,7 @@ export class NetNs {
 
   /** `ip addr add A/LEN [brd B] [scope S] dev DEV`. */
   addrAdd(dev: string, addr: Cidr | string, opts: { readonly brd?: Ipv4 | "+"; readonly scope?: IfAddr["scope"] } = {}): void {
+    this.host.touched?.();
     const d = this.dev(dev);
     const c = typeof addr === "string" ? parsedAddr(addr) : addr;
     if (this.addrs.some((a) => a.dev === dev && a.addr === c.addr && a.len === c.len)) throw new KernelError(`RTNETLINK answers: File exists`);
@@ -347,6 +356,7 @@ export class NetNs {
 
   /** `ip addr del A/LEN dev DEV`. */
   addrDel(dev: string, addr: Cidr | string): void {
+    this.host.touched?.();
     const c = typeof addr === "string" ? parsedAddr(addr) : addr;
     const i = this.addrs.findIndex((a) => a.dev === dev && a.addr === c.addr && a.len === c.len);
     if (i < 0) throw new KernelError(`RTNETLINK answers: Cannot assign requested address`);
@@ -390,6 +400,7 @@ export class NetNs {
 
   /** `ip route add [TYPE] DST [via GW] [dev DEV] [src SRC] [metric N] [scope S] [onlink]`. */
   routeAdd(spec: RouteSpec): void {
+    this.host.touched?.();
     const type = spec.type ?? "unicast";
     const table = spec.table ?? "main";
     const text = `${formatIpv4(spec.dst.addr)}/${spec.dst.len}`;
@@ -441,6 +452,7 @@ export class NetNs {
 
   /** `ip route del DST [via GW] [dev DEV]`. */
   routeDel(dst: Cidr, match: { readonly via?: Ipv4; readonly dev?: string } = {}): void {
+    this.host.touched?.();
     const n = this.main.remove((r) => r.dst.addr === dst.addr && r.dst.len === dst.len && (match.via === undefined || r.via === match.via) && (match.dev === undefined || r.dev === match.dev));
     if (n === 0) throw new KernelError(`RTNETLINK answers: No such process`);
   }
@@ -500,7 +512,11 @@ export class NetNs {
 
   /** `sysctl -w KEY=VALUE` for the keys this model honours (sysctl.ts); any other key is refused by name. */
   sysctlSet(key: string, value: string | number | boolean): void {
+    // Only forwarding and proxy_arp decide who answers an ARP request; agents re-pin sysctls often.
+    const arpRelevant = /forward|proxy_arp/.test(key);
+    const before = arpRelevant ? arpConf(this.sysctls) : "";
     setSysctl(this.sysctls, key, value);
+    if (arpRelevant && arpConf(this.sysctls) !== before) this.host.touched?.();
   }
 
   /** The effective conf of an interface: rp_filter = max(all, IF); route_localnet and proxy_arp = all || IF. */
@@ -613,4 +629,11 @@ function parsedAddr(text: string): Cidr {
 /** The neighbour table key. */
 export function neighKey(dev: string, ip: Ipv4): string {
   return `${dev}|${ip}`;
+}
+
+// The forwarding and proxy_arp bits of every conf, as one string to compare.
+function arpConf(s: Sysctls): string {
+  let out = `${+s.all.forwarding}${+s.all.proxyArp}${+s.default.forwarding}${+s.default.proxyArp}`;
+  for (const c of s.perIf.values()) out += `${+c.forwarding}${+c.proxyArp}`;
+  return out;
 }

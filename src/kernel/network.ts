@@ -8,6 +8,7 @@
  * probing (virtual time), which drops the packets waiting on them.
  */
 import { MAC_BROADCAST, randomMac, type Ipv4, type Mac } from "../net/addr.js";
+import { maskOf } from "../net/cidr.js";
 import type { EthernetFrame } from "../net/headers/types.js";
 import { firstPacket } from "../net/packet.js";
 import type { Tuple } from "../net/tuple.js";
@@ -54,6 +55,10 @@ class CopyOnRead<V> extends Map<string, V> {
     private readonly copy: (v: V) => V,
   ) {
     super();
+  }
+  /** The keys copied (or set) so far. */
+  copiedKeys(): IterableIterator<string> {
+    return super.keys();
   }
   /** The entry as it stands, without copying it: the copy if made, else the source's (read only!). */
   peek(k: string): V | undefined {
@@ -113,6 +118,27 @@ export interface CloneHooks {
   readonly beforeCopy?: (name: string) => void;
   /** Before its addresses and devices are read without copying it (bring those up to date). */
   readonly beforePeek?: (name: string) => void;
+  /**
+   * A number that changes whenever `beforePeek` could change a namespace it already brought up to
+   * date (the owner's own generation): the clone's index of ARP responders is kept while it and
+   * the source's own change count stay the same.
+   */
+  readonly peekVersion?: () => number;
+}
+
+/**
+ * Who on a segment could do anything with a broadcast ARP request (see `Network.arpIndex`), by
+ * position in the segment's NIC list: the owners of each /32 local address, the owners of shorter
+ * local prefixes, and the NICs that always get it (proxy_arp with forwarding, or a device the
+ * shortcut does not cover).
+ */
+interface ArpIndex {
+  readonly version: number;
+  readonly peek: number;
+  readonly owners: ReadonlyMap<number, readonly number[]>;
+  readonly prefixes: readonly { readonly addr: number; readonly len: number; readonly nics: readonly number[] }[];
+  readonly always: readonly number[];
+  readonly byNs: ReadonlyMap<string, readonly number[]>;
 }
 
 /** Options for a network. */
@@ -132,6 +158,12 @@ export class Network implements NsHost {
   readonly segments = new Map<string, Segment>();
   /** Set on a clone: see CloneHooks. */
   private beforePeek: ((name: string) => void) | undefined;
+  private peekVersion: (() => number) | undefined;
+  /** Set on a clone: the network it copies. */
+  private source: Network | undefined;
+  /** Changes that can alter who answers an ARP request (NsHost.touched), and the indexes built at a count. */
+  private arpVersion = 0;
+  private readonly arpIndexes = new Map<string, ArpIndex>();
   readonly clock: Clock;
   readonly rng: Rng;
   readonly hopLimit: number;
@@ -164,6 +196,10 @@ export class Network implements NsHost {
     return this.clock.now();
   }
 
+  touched(): void {
+    this.arpVersion += 1;
+  }
+
   // ---- building ---------------------------------------------------------------------------
 
   /** `ip netns add NAME`. */
@@ -179,6 +215,7 @@ export class Network implements NsHost {
     const ns = this.ns(name);
     for (const d of [...ns.devices.values()]) if (d.kind === "veth" && d.peerNs !== name) ns.linkDel(d.name);
     this.namespaces.delete(name);
+    this.touched();
     for (const s of this.segments.values()) s.nics.splice(0, s.nics.length, ...s.nics.filter((n) => n.ns !== name));
   }
 
@@ -201,6 +238,7 @@ export class Network implements NsHost {
     const seg = this.segments.get(segment) ?? this.segmentAdd(segment);
     this.ns(ns).linkAdd({ kind: "nic", name: dev, segment, ...(mac !== undefined ? { mac } : {}) });
     seg.nics.push({ ns, dev });
+    this.touched();
   }
 
   // ---- running ----------------------------------------------------------------------------
@@ -341,19 +379,82 @@ export class Network implements NsHost {
     return nss instanceof CopyOnRead ? (nss.peek(name) as NetNs | undefined) : nss.get(name);
   }
 
-  /** Delivers a frame a NIC transmits to the other NICs of its segment (learning switch). */
+  /**
+   * Delivers a frame a NIC transmits to the other NICs of its segment (learning switch). In a
+   * clone, a broadcast ARP request goes only to the NICs that could answer or keep anything from
+   * it (`arpIndex`), and to those of namespaces the clone already copied: the others would take it
+   * as inert (`inertArpRequest`), so their receives are left out of the clone's events, and one
+   * ARP costs the answerers, not every node of the segment.
+   */
   segmentXmit(from: { readonly ns: string; readonly dev: string }, segment: string, frame: EthernetFrame, packetId: number): void {
     const seg = this.segments.get(segment);
     if (!seg) return;
     const now = this.clock.now();
     seg.fdb.learn(frame.src, `${from.ns}/${from.dev}`, now);
     const known = frame.dst === MAC_BROADCAST ? undefined : seg.fdb.lookup(frame.dst, now, 300_000);
-    for (const n of seg.nics) {
-      const port = `${n.ns}/${n.dev}`;
-      if (port === `${from.ns}/${from.dev}`) continue;
-      if (known && known.port !== port) continue;
+    const arp = frame.dst === MAC_BROADCAST && frame.payload.kind === "arp" && frame.payload.op === 1 ? frame.payload : undefined;
+    const only = arp ? this.arpCandidates(segment, seg, arp.targetIp) : undefined;
+    const nics = only ? only.map((i) => seg.nics[i] as Segment["nics"][number]) : seg.nics;
+    for (const n of nics) {
+      if (n.ns === from.ns && n.dev === from.dev) continue;
+      if (known && known.port !== `${n.ns}/${n.dev}`) continue;
       this.enqueue({ ns: n.ns, dev: n.dev, frame, packetId });
     }
+  }
+
+  // The NICs (positions, in segment order) a broadcast ARP request for `target` must reach in a
+  // clone; undefined to flood them all (not a clone, or its segment differs from the source's).
+  private arpCandidates(name: string, seg: Segment, target: Ipv4): number[] | undefined {
+    const nss = this.namespaces;
+    if (!(nss instanceof CopyOnRead)) return undefined;
+    const ix = this.arpIndex(name, seg);
+    if (!ix) return undefined;
+    const pick = new Set<number>(ix.always);
+    for (const i of ix.owners.get(target) ?? []) pick.add(i);
+    for (const p of ix.prefixes) if (((target ^ p.addr) & maskOf(p.len)) >>> 0 === 0) for (const i of p.nics) pick.add(i);
+    for (const k of nss.copiedKeys()) for (const i of ix.byNs.get(k) ?? []) pick.add(i);
+    return [...pick].sort((a, b) => a - b);
+  }
+
+  /**
+   * The source network's index of ARP responders on a segment, built through this clone's
+   * `beforePeek` (every NIC's namespace brought up to date first) and kept while neither the
+   * source changed (`touched`) nor the owner's `peekVersion`. The classification is the one
+   * `inertArpRequest` makes for an uncopied namespace, so a NIC left out would have been inert.
+   */
+  private arpIndex(name: string, seg: Segment): ArpIndex | undefined {
+    const src = this.source;
+    const sseg = src?.segments.get(name);
+    if (!src || !sseg || sseg.nics.length !== seg.nics.length) return undefined;
+    const peek = this.peekVersion?.() ?? 0;
+    const had = src.arpIndexes.get(name);
+    if (had && had.version === src.arpVersion && had.peek === peek) return had;
+    for (const n of sseg.nics) this.beforePeek?.(n.ns);
+    const owners = new Map<number, number[]>();
+    const prefixes = new Map<string, { addr: number; len: number; nics: number[] }>();
+    const always: number[] = [];
+    const byNs = new Map<string, number[]>();
+    sseg.nics.forEach((n, i) => {
+      byNs.set(n.ns, [...(byNs.get(n.ns) ?? []), i]);
+      const ns = src.peekNs(n.ns);
+      const dev = ns?.devices.get(n.dev);
+      if (!ns || !dev || (dev.kind !== "nic" && dev.kind !== "veth") || !dev.up || dev.master !== undefined) return void always.push(i);
+      const conf = ns.conf(dev.name);
+      if (conf.proxyArp && conf.forwarding) return void always.push(i);
+      for (const r of ns.local.list()) {
+        if (r.type !== "local") continue;
+        if (r.dst.len === 32) owners.set(r.dst.addr, [...(owners.get(r.dst.addr) ?? []), i]);
+        else {
+          const key = `${r.dst.addr}/${r.dst.len}`;
+          const p = prefixes.get(key) ?? { addr: r.dst.addr, len: r.dst.len, nics: [] };
+          p.nics.push(i);
+          prefixes.set(key, p);
+        }
+      }
+    });
+    const ix: ArpIndex = { version: src.arpVersion, peek, owners, prefixes: [...prefixes.values()], always, byNs };
+    src.arpIndexes.set(name, ix);
+    return ix;
   }
 
   /**
@@ -367,6 +468,8 @@ export class Network implements NsHost {
     // Copy on first use: a trace touches a handful of the namespaces (DESIGN decision 5).
     // The hooks let the owner bring a namespace up to date just before it is first read.
     if (hooks.beforePeek) c.beforePeek = hooks.beforePeek;
+    if (hooks.peekVersion) c.peekVersion = hooks.peekVersion;
+    c.source = this;
     (c as { namespaces: Map<string, NetNs> }).namespaces = new CopyOnRead(this.namespaces, (ns) => {
       hooks.beforeCopy?.(ns.name);
       return ns.cloneInto(c);

@@ -131,7 +131,7 @@ export class Dataplane {
    */
   traceNetwork(seed: number): Network {
     this.syncLoadBalancers();
-    return this.net.clone(seed, { beforeCopy: (name) => this.prepare(name), beforePeek: (name) => this.prepareLinks(name) });
+    return this.net.clone(seed, { beforeCopy: (name) => this.prepare(name), beforePeek: (name) => this.prepareLinks(name), peekVersion: () => this.gens.nodes });
   }
 
   private readonly lbRoutes = new Map<string, { node: string; via: Ipv4 }>();

@@ -34,19 +34,29 @@ export function findPort(pod: Pod, sp: ServicePort): number | undefined {
   return undefined;
 }
 
+// A pod's endpoint, kept while the pod object (a store snapshot, never mutated) is current: a
+// reconcile then hands back the same endpoint objects the stored slice holds, and comparing the
+// desired slice with it is a reference check per endpoint.
+const endpointCache = new WeakMap<Pod, { readonly publish: boolean; readonly zone: string | undefined; readonly endpoint: Endpoint }>();
+
 function endpointFor(pod: Pod, svc: Service, view: View): Endpoint {
-  const terminating = pod.metadata.deletionTimestamp !== undefined;
-  const ready = svc.spec.publishNotReadyAddresses === true || (isPodReady(pod) && !terminating);
-  const serving = svc.spec.publishNotReadyAddresses === true || isPodReady(pod);
+  const publish = svc.spec.publishNotReadyAddresses === true;
   const node = pod.spec.nodeName ? view.get("Node", pod.spec.nodeName) : undefined;
   const zone = node?.metadata.labels?.["topology.kubernetes.io/zone"];
-  return {
+  const hit = endpointCache.get(pod);
+  if (hit && hit.publish === publish && hit.zone === zone) return hit.endpoint;
+  const terminating = pod.metadata.deletionTimestamp !== undefined;
+  const ready = publish || (isPodReady(pod) && !terminating);
+  const serving = publish || isPodReady(pod);
+  const endpoint: Endpoint = {
     addresses: [pod.status?.podIP as string],
     conditions: { ready, serving, terminating },
     ...(pod.spec.nodeName ? { nodeName: pod.spec.nodeName } : {}),
     targetRef: { kind: "Pod", namespace: pod.metadata.namespace as string, name: pod.metadata.name, uid: pod.metadata.uid as string },
     ...(zone ? { zone } : {}),
   };
+  endpointCache.set(pod, { publish, zone, endpoint });
+  return endpoint;
 }
 
 /** The desired endpoints of a Service grouped by port set: `portsKey → {ports, endpoints}`. */
