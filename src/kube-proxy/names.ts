@@ -30,8 +30,16 @@ export function base32(bytes: Uint8Array): string {
 
 /** The 16-character chain suffix for `text`. */
 export function chainHash(text: string): string {
-  return base32(createHash("sha256").update(text).digest()).slice(0, 16);
+  // Every node's proxier names the same chains: each name is hashed once (bounded memo).
+  const hit = hashMemo.get(text);
+  if (hit !== undefined) return hit;
+  const h = base32(createHash("sha256").update(text).digest()).slice(0, 16);
+  if (hashMemo.size >= HASH_MEMO_MAX) hashMemo.clear();
+  hashMemo.set(text, h);
+  return h;
 }
+const hashMemo = new Map<string, string>();
+const HASH_MEMO_MAX = 2_000_000;
 
 /** The chains of one service port (`ns/name[:port]` + lower-case protocol). */
 export interface ServicePortChains {

@@ -47,11 +47,15 @@ export interface EndpointInfo {
   readonly nodeName?: string;
 }
 
+const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+const CANONICAL_IPV4 = new RegExp(`^(?:${OCTET}\\.){3}${OCTET}$`);
+
 /**
  * Go's `netutils.ParseIPSloppy` for IPv4: leading zeros read as decimal (`172.30.0.041` →
  * `172.30.0.41`, TestBadIPs). Undefined when not an IPv4 address.
  */
 export function parseIpv4Sloppy(text: string): string | undefined {
+  if (CANONICAL_IPV4.test(text)) return text;
   const parts = text.split(".");
   if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined;
   return parts.map((p) => String(Number(p))).join(".");
@@ -116,13 +120,19 @@ export function servicePorts(services: readonly Service[]): ServicePortInfo[] {
   return out;
 }
 
-/** The endpoints of each service port (keyed by `ServicePortInfo.name` + protocol) on `nodeName`. */
-export function endpointsByServicePort(slices: readonly EndpointSlice[], nodeName: string): Map<string, EndpointInfo[]> {
-  const sets = new Map<string, Map<string, EndpointInfo>>();
-  for (const sl of slices) {
-    if (sl.addressType !== "IPv4") continue;
-    const svcName = sl.metadata.labels?.["kubernetes.io/service-name"];
-    if (!svcName) continue;
+/** One slice's endpoints per service port as every node reads them (`local` false), parsed once per slice object. */
+interface SliceEntry {
+  readonly key: string;
+  readonly info: EndpointInfo;
+}
+const sliceEntries = new WeakMap<EndpointSlice, readonly SliceEntry[]>();
+
+function entriesOf(sl: EndpointSlice): readonly SliceEntry[] {
+  const had = sliceEntries.get(sl);
+  if (had) return had;
+  const out: SliceEntry[] = [];
+  const svcName = sl.metadata.labels?.["kubernetes.io/service-name"];
+  if (sl.addressType === "IPv4" && svcName) {
     const nsn = `${sl.metadata.namespace ?? "default"}/${svcName}`;
     for (const port of sl.ports ?? []) {
       if (port.port === undefined) continue;
@@ -130,30 +140,45 @@ export function endpointsByServicePort(slices: readonly EndpointSlice[], nodeNam
       const spn = portName ? `${nsn}:${portName}` : nsn;
       const protocol = (port.protocol ?? "TCP").toLowerCase();
       const key = `${spn}|${protocol}`;
+      for (const ep of sl.endpoints) {
+        const ip = ep.addresses[0] !== undefined ? parseIpv4Sloppy(ep.addresses[0]) : undefined;
+        if (!ip) continue;
+        const epKey = `${ip}:${port.port}`;
+        out.push({
+          key,
+          info: {
+            ip,
+            port: port.port,
+            key: epKey,
+            local: false,
+            ready: ep.conditions?.ready ?? true,
+            serving: ep.conditions?.serving ?? true,
+            terminating: ep.conditions?.terminating ?? false,
+            chain: endpointChain(spn, protocol, epKey),
+            ...(ep.nodeName !== undefined ? { nodeName: ep.nodeName } : {}),
+          },
+        });
+      }
+    }
+  }
+  sliceEntries.set(sl, out);
+  return out;
+}
+
+/** The endpoints of each service port (keyed by `ServicePortInfo.name` + protocol) on `nodeName`. */
+export function endpointsByServicePort(slices: readonly EndpointSlice[], nodeName: string): Map<string, EndpointInfo[]> {
+  const sets = new Map<string, Map<string, EndpointInfo>>();
+  for (const sl of slices) {
+    for (const { key, info } of entriesOf(sl)) {
       let set = sets.get(key);
       if (!set) {
         set = new Map();
         sets.set(key, set);
       }
-      for (const ep of sl.endpoints) {
-        const ip = ep.addresses[0] !== undefined ? parseIpv4Sloppy(ep.addresses[0]) : undefined;
-        if (!ip) continue;
-        const local = ep.nodeName !== undefined && ep.nodeName === nodeName;
-        const epKey = `${ip}:${port.port}`;
-        if (set.has(epKey) && !local) continue;
-        const ready = ep.conditions?.ready ?? true;
-        set.set(epKey, {
-          ip,
-          port: port.port,
-          key: epKey,
-          local,
-          ready,
-          serving: ep.conditions?.serving ?? true,
-          terminating: ep.conditions?.terminating ?? false,
-          chain: endpointChain(spn, protocol, epKey),
-          ...(ep.nodeName !== undefined ? { nodeName: ep.nodeName } : {}),
-        });
-      }
+      // De-duplicated by IP:port; the local copy wins.
+      const local = info.nodeName !== undefined && info.nodeName === nodeName;
+      if (!local && set.has(info.key)) continue;
+      set.set(info.key, local ? { ...info, local: true } : info);
     }
   }
   const out = new Map<string, EndpointInfo[]>();

@@ -100,10 +100,12 @@ export function parseRestore(text: string, opts: RestoreOptions = {}): RestoreRe
       if (!m) return fail(ln, `bad counters prefix in "${line}"`);
       line = m[1] ?? "";
     }
+    if (opts.intern === true && appendCached(cur.name, cur.chains, line, ln)) continue;
     const toks = tokenize(line);
     if (typeof toks === "string") return fail(ln, toks);
     const err = applyCommand(cur.name, cur.chains, toks, ln, opts.intern === true);
     if (err) return fail(ln, err);
+    if (opts.intern === true) rememberAppend(cur.name, cur.chains, toks, line);
   }
   if (cur) return fail(lastLine, `table "${cur.name}" (line ${cur.line}) is missing its COMMIT`);
   return { ok: true, ruleset: freeze(tables) };
@@ -142,6 +144,44 @@ function parseInterned(table: TableName, chain: MutChain, args: readonly string[
   if (interned.size >= INTERN_MAX) interned.clear();
   interned.set(key, rule);
   return rule;
+}
+
+/**
+ * An `-A` line met before (in this table, on any node) is not tokenized or parsed again: its rule
+ * is reused — the same object when it sits on the same line, else a copy with this line number —
+ * provided its chain exists and its jump target is a chain exactly when it was then.
+ */
+const appended = new Map<TableName, Map<string, { readonly chain: string; readonly target: string; readonly targetIsChain: boolean; readonly rule: Rule }>>();
+let appendedSize = 0;
+
+function appendCached(table: TableName, chains: Map<string, MutChain>, line: string, ln: number): boolean {
+  if (!line.startsWith("-A ")) return false;
+  const hit = appended.get(table)?.get(line);
+  if (!hit) return false;
+  const chain = chains.get(hit.chain);
+  if (!chain || chains.has(hit.target) !== hit.targetIsChain) return false;
+  chain.rules.push(hit.rule.line === ln ? hit.rule : { ...hit.rule, line: ln });
+  return true;
+}
+
+function rememberAppend(table: TableName, chains: Map<string, MutChain>, toks: readonly string[], line: string): void {
+  if (toks[0] !== "-A" || !line.startsWith("-A ")) return;
+  const chain = chains.get(toks[1] ?? "");
+  const rule = chain?.rules[chain.rules.length - 1];
+  if (!chain || !rule) return;
+  const j = toks.findIndex((a, i) => i > 1 && (a === "-j" || a === "--jump" || a === "-g" || a === "--goto"));
+  const target = j >= 0 ? (toks[j + 1] ?? "") : "";
+  if (appendedSize >= INTERN_MAX) {
+    appended.clear();
+    appendedSize = 0;
+  }
+  let m = appended.get(table);
+  if (!m) {
+    m = new Map();
+    appended.set(table, m);
+  }
+  m.set(line, { chain: chain.name, target, targetIsChain: chains.has(target), rule });
+  appendedSize += 1;
 }
 
 function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: readonly string[], ln: number, intern: boolean): string | undefined {
