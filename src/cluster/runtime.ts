@@ -51,7 +51,8 @@ export class Runtime {
   private timerSeq = 0;
   private eventSeq = 0;
   private writes = 0;
-  private readonly eventIndex = new Map<string, string>();
+  /** Recorded events by a hash of what the EventCorrelator compares (candidates are checked field by field). */
+  private readonly eventIndex = new Map<number, string[]>();
 
   constructor(
     private readonly api: ApiServer,
@@ -237,16 +238,15 @@ export class Runtime {
     const o: KubeObject = a.object;
     const now = a.at ?? this.clock.now();
     const ns = o.metadata.namespace ?? "default";
-    const id = `${ns}|${o.kind}|${o.metadata.name}|${o.metadata.uid ?? ""}|${a.reason}|${a.message}|${a.component}|${a.host ?? ""}`;
-    const existingKey = this.eventIndex.get(id);
+    const id = eventHash([ns, o.kind, o.metadata.name, o.metadata.uid ?? "", a.reason, a.message, a.component, a.host ?? ""]);
     const ts = timestamp(now);
     const store = this.api.store;
-    if (existingKey) {
-      const cur = store.get("Event", existingKey);
-      if (cur) {
-        store.update({ ...cur, count: cur.count + 1, lastTimestamp: ts });
-        return;
-      }
+    for (const k of this.eventIndex.get(id) ?? []) {
+      const cur = store.get("Event", k);
+      if (!cur || cur.metadata.namespace !== ns || cur.involvedObject.kind !== o.kind || cur.involvedObject.name !== o.metadata.name || (cur.involvedObject.uid ?? "") !== (o.metadata.uid ?? "")) continue;
+      if (cur.reason !== a.reason || cur.message !== a.message || cur.source.component !== a.component || (cur.source.host ?? "") !== (a.host ?? "")) continue;
+      store.update({ ...cur, count: cur.count + 1, lastTimestamp: ts });
+      return;
     }
     this.eventSeq += 1;
     const nanos = (BigInt(EPOCH_MS + now) * 1_000_000n + BigInt(this.eventSeq)).toString(16);
@@ -266,8 +266,20 @@ export class Runtime {
       reportingInstance: a.host ?? "",
     };
     store.create(ev);
-    this.eventIndex.set(id, keyOf(ev));
+    const same = this.eventIndex.get(id);
+    if (same) same.push(keyOf(ev));
+    else this.eventIndex.set(id, [keyOf(ev)]);
   }
+}
+
+// FNV-1a over the parts (with a separator), so the index holds a number, not a long string per event.
+function eventHash(parts: readonly string[]): number {
+  let h = 0x811c9dc5;
+  for (const p of parts) {
+    for (let i = 0; i < p.length; i += 1) h = Math.imul(h ^ p.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0x1f, 0x01000193);
+  }
+  return h >>> 0;
 }
 
 function timerLess(a: Timer, b: Timer): boolean {

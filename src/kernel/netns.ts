@@ -370,17 +370,17 @@ export class NetNs {
     const isLo = this.dev(a.dev).kind === "loopback";
     // A secondary address's routes carry the primary's address as their source (fib_add_ifaddr).
     const prim = a.secondary ? (this.addrs.find((x) => x.dev === a.dev && !x.secondary && x.len === a.len && ((x.addr ^ a.addr) & maskOf(a.len)) >>> 0 === 0)?.addr ?? a.addr) : a.addr;
-    const kernel = { dev: a.dev, src: prim, metric: 0, proto: "kernel", onlink: false } as const;
-    this.local.add({ ...kernel, table: "local", type: "local", dst: { addr: a.addr, len: 32 }, scope: "host" });
+    const kernel = (table: "local" | "main", type: "local" | "broadcast" | "unicast", addr: Ipv4, len: number, scope: "host" | "link"): Route => kernelRoute(a.dev, prim, table, type, addr, len, scope);
+    this.local.add(kernel("local", "local", a.addr, 32, "host"));
     if (!up) return;
-    if (a.brd !== undefined && a.brd !== 0xffffffff) this.local.add({ ...kernel, table: "local", type: "broadcast", dst: { addr: a.brd, len: 32 }, scope: "link" });
+    if (a.brd !== undefined && a.brd !== 0xffffffff) this.local.add(kernel("local", "broadcast", a.brd, 32, "link"));
     const prefix = ((a.addr & maskOf(a.len)) >>> 0) as Ipv4;
     if (prefix !== 0 && !a.secondary && (prefix !== a.addr || a.len < 32)) {
-      if (isLo) this.local.add({ ...kernel, table: "local", type: "local", dst: { addr: prefix, len: a.len }, scope: "host" });
-      else this.main.add({ ...kernel, table: "main", type: "unicast", dst: { addr: prefix as Ipv4, len: a.len }, scope: "link" });
+      if (isLo) this.local.add(kernel("local", "local", prefix, a.len, "host"));
+      else this.main.add(kernel("main", "unicast", prefix, a.len, "link"));
       if (a.len < 31) {
         const bc = ((prefix | ~maskOf(a.len)) >>> 0) as Ipv4;
-        this.local.add({ ...kernel, table: "local", type: "broadcast", dst: { addr: bc as Ipv4, len: 32 }, scope: "link" });
+        this.local.add(kernel("local", "broadcast", bc, 32, "link"));
       }
     }
   }
@@ -637,3 +637,18 @@ function arpConf(s: Sysctls): string {
   for (const c of s.perIf.values()) out += `${+c.forwarding}${+c.proxyArp}`;
   return out;
 }
+
+/**
+ * A kernel (`proto kernel`) address route, built with one fixed shape. Routes are immutable: the
+ * loopback's (127.0.0.0/8 and its local and broadcast addresses, the same in every namespace)
+ * are shared between namespaces rather than built again in each.
+ */
+function kernelRoute(dev: string, src: Ipv4, table: "local" | "main", type: "local" | "broadcast" | "unicast", addr: Ipv4, len: number, scope: "host" | "link"): Route {
+  const key = dev === "lo" ? `${src}|${table}|${type}|${addr}/${len}|${scope}` : undefined;
+  const had = key !== undefined ? loopbackRoutes.get(key) : undefined;
+  if (had) return had;
+  const r: Route = { dev, src, metric: 0, proto: "kernel", onlink: false, table, type, dst: { addr, len }, scope };
+  if (key !== undefined && loopbackRoutes.size < 64) loopbackRoutes.set(key, Object.freeze(r));
+  return r;
+}
+const loopbackRoutes = new Map<string, Route>();
