@@ -530,11 +530,15 @@ export class NetNs {
    * `iptables-restore [--noflush] < text`: parses the text (the contract between rule writers and
    * the kernel, DESIGN decision 1) and installs it. Throws with the line on a parse error.
    */
-  iptablesRestore(text: string, opts: { readonly noflush?: boolean; readonly source?: string } = {}): void {
+  iptablesRestore(text: string, opts: { readonly noflush?: boolean; readonly source?: string; readonly replay?: () => string } = {}): void {
     const r = parseRestore(text, { ...(opts.noflush ? { base: this.ruleset, noflush: true } : {}), intern: true });
     if (!r.ok) throw new KernelError(`iptables-restore: line ${r.issue.line} failed${opts.source ? ` (${opts.source})` : ""}: ${r.issue.message}`);
     this.ruleset = r.ruleset;
-    this.iptablesJournal.push({ text, noflush: opts.noflush === true, ...(opts.source !== undefined ? { source: opts.source } : {}) });
+    const meta = { noflush: opts.noflush === true, ...(opts.source !== undefined ? { source: opts.source } : {}) };
+    // A writer that can produce the same text again (kube-proxy, from the inputs of that sync)
+    // passes `replay`, so a large text is not kept for the journal's readers.
+    const replay = opts.replay;
+    this.iptablesJournal.push(replay ? Object.defineProperty(meta, "text", { get: replay, enumerable: true }) as typeof meta & { readonly text: string } : { text, ...meta });
   }
 
   /**

@@ -28,7 +28,11 @@ export interface RestoreOptions {
   readonly base?: Ruleset;
   /** Keep chains the input does not declare (`--noflush`). Default false. */
   readonly noflush?: boolean;
-  /** Share rule objects with earlier parses of the same lines (many nodes, one kube-proxy text). */
+  /**
+   * Share rule objects, and whole chains, with earlier parses of the same lines (many nodes, one
+   * kube-proxy text). A shared rule keeps the line number of the text it was first parsed from;
+   * an input that fails is parsed again without sharing, so the error names its own line.
+   */
   readonly intern?: boolean;
 }
 
@@ -59,6 +63,11 @@ function copyTable(t: Table): Map<string, MutChain> {
 
 /** Parses iptables-restore text into a ruleset, or the first problem with its line number. */
 export function parseRestore(text: string, opts: RestoreOptions = {}): RestoreResult {
+  const r = parseOnce(text, opts);
+  return r.ok || opts.intern !== true ? r : parseOnce(text, { ...opts, intern: false });
+}
+
+function parseOnce(text: string, opts: RestoreOptions): RestoreResult {
   const tables = new Map<TableName, Map<string, MutChain>>();
   for (const [n, t] of opts.base?.tables ?? []) {
     tables.set(n, copyTable(t));
@@ -83,7 +92,7 @@ export function parseRestore(text: string, opts: RestoreOptions = {}): RestoreRe
     if (line === "COMMIT") {
       const bad = checkJumps(cur.chains);
       if (bad) return fail(bad.line, bad.message);
-      tables.set(cur.name, cur.chains);
+      tables.set(cur.name, opts.intern === true ? internChains(cur.name, cur.chains) : cur.chains);
       cur = undefined;
       continue;
     }
@@ -100,7 +109,11 @@ export function parseRestore(text: string, opts: RestoreOptions = {}): RestoreRe
       if (!m) return fail(ln, `bad counters prefix in "${line}"`);
       line = m[1] ?? "";
     }
-    if (opts.intern === true && appendCached(cur.name, cur.chains, line, ln)) continue;
+    if (opts.intern === true) {
+      if (appendCached(cur.name, cur.chains, line, ln)) continue;
+      // What is kept across parses must not hold slices of this text (they would keep all of it).
+      line = ownCopy(line);
+    }
     const toks = tokenize(line);
     if (typeof toks === "string") return fail(ln, toks);
     const err = applyCommand(cur.name, cur.chains, toks, ln, opts.intern === true);
@@ -136,7 +149,7 @@ const INTERN_MAX = 1_000_000;
 function parseInterned(table: TableName, chain: MutChain, args: readonly string[], ln: number, chains: Map<string, MutChain>): Rule | string {
   const j = args.findIndex((a) => a === "-j" || a === "--jump" || a === "-g" || a === "--goto");
   const target = j >= 0 ? (args[j + 1] ?? "") : "";
-  const key = `${table}\u0000${chain.name}\u0000${ln}\u0000${chains.has(target) ? 1 : 0}\u0000${args.join("\u0001")}`;
+  const key = `${table}\u0000${chain.name}\u0000${chains.has(target) ? 1 : 0}\u0000${args.join("\u0001")}`;
   const hit = interned.get(key);
   if (hit) return hit;
   const rule = parseRuleArgs(args, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
@@ -154,13 +167,18 @@ function parseInterned(table: TableName, chain: MutChain, args: readonly string[
 const appended = new Map<TableName, Map<string, { readonly chain: string; readonly target: string; readonly targetIsChain: boolean; readonly rule: Rule }>>();
 let appendedSize = 0;
 
+// A string of its own (not a slice of the whole input): concatenating and slicing flattens it.
+function ownCopy(s: string): string {
+  return ` ${s}`.slice(1);
+}
+
 function appendCached(table: TableName, chains: Map<string, MutChain>, line: string, ln: number): boolean {
   if (!line.startsWith("-A ")) return false;
   const hit = appended.get(table)?.get(line);
   if (!hit) return false;
   const chain = chains.get(hit.chain);
   if (!chain || chains.has(hit.target) !== hit.targetIsChain) return false;
-  chain.rules.push(hit.rule.line === ln ? hit.rule : { ...hit.rule, line: ln });
+  chain.rules.push(hit.rule);
   return true;
 }
 
@@ -259,6 +277,53 @@ function deleteChains(table: TableName, chains: Map<string, MutChain>, name: str
     chains.delete(c.name);
   }
   return undefined;
+}
+
+/**
+ * Chains met before with the same name, policy, counters and (shared) rules are the earlier chain
+ * object: every node's KUBE-SVC-… and KUBE-SEP-… chains are one object each. Safe because a parsed
+ * ruleset is never changed in place (a later restore copies the chains it starts from).
+ */
+const ruleIds = new WeakMap<Rule, number>();
+let nextRuleId = 1;
+const sharedChains = new Map<TableName, Map<number, MutChain[]>>();
+let sharedCount = 0;
+
+function internChains(table: TableName, chains: Map<string, MutChain>): Map<string, MutChain> {
+  const out = new Map<string, MutChain>();
+  let shared = sharedChains.get(table);
+  if (!shared) {
+    shared = new Map();
+    sharedChains.set(table, shared);
+  }
+  for (const [name, c] of chains) {
+    // A hash of the chain's name and rule identities; candidates are compared in full.
+    let h = 0x811c9dc5;
+    for (let i = 0; i < name.length; i += 1) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+    for (const r of c.rules) {
+      let id = ruleIds.get(r);
+      if (id === undefined) {
+        id = nextRuleId++;
+        ruleIds.set(r, id);
+      }
+      h = Math.imul(h ^ id, 0x01000193);
+    }
+    const same = shared.get(h);
+    const hit = same?.find((x) => x.name === name && x.policy === c.policy && x.counters[0] === c.counters[0] && x.counters[1] === c.counters[1] && x.rules.length === c.rules.length && x.rules.every((r, i) => r === c.rules[i]));
+    if (hit) {
+      out.set(name, hit);
+      continue;
+    }
+    if (sharedCount >= INTERN_MAX) {
+      shared.clear();
+      sharedCount = 0;
+    }
+    if (same) same.push(c);
+    else shared.set(h, [c]);
+    sharedCount += 1;
+    out.set(name, c);
+  }
+  return out;
 }
 
 function checkJumps(chains: Map<string, MutChain>): RestoreIssue | undefined {

@@ -29,7 +29,7 @@ import { HostLocalStore } from "../cni/host-local.js";
 import { bridgePlugin, type BridgeConf } from "../cni/bridge.js";
 import { docker0Plugin, dockerdStart, type DockerState } from "../cni/docker0.js";
 import { FLANNEL_ANNOTATIONS, flanneldState, flanneldSync, flannelPlugin, type FlannelConfig, type FlanneldState, type Lease } from "../cni/flannel.js";
-import { JUMP_CHAINS, syncProxyRules, type LocalDetector, type ProxierConfig, type ProxierOutput } from "../kube-proxy/proxier.js";
+import { JUMP_CHAINS, syncProxyRules, type LocalDetector, type ProxierConfig, type ProxierInput, type ProxierOutput } from "../kube-proxy/proxier.js";
 import { ensureChain, ensureRule, kubeletIptables } from "./iptables-ensure.js";
 import { flannelAnnotations, nicMac, podListens, vtepMac } from "./agents.js";
 import type { HostDecl, NodeDecl, NodeNetworking } from "./config.js";
@@ -47,7 +47,8 @@ interface NodeHost {
   docker?: DockerState;
   readonly rng: Rng;
   proxyStarted: boolean;
-  lastRules?: ProxierOutput;
+  /** The inputs of kube-proxy's last full sync: its restore text is made again from them when read. */
+  lastSync?: { readonly input: ProxierInput; readonly cfg: ProxierConfig };
   readonly staticRoutes: Map<string, Cidr>;
   synced: { nodes: number; proxy: number; pods: number };
 }
@@ -177,6 +178,14 @@ export class Dataplane {
     return this.lbRoutes.get(vip)?.node;
   }
 
+  /** Every ingress address the load balancer routes, and the node it sends it to. */
+  loadBalancerNodes(): ReadonlyMap<string, string> {
+    this.syncLoadBalancers();
+    if (this.lbNodes?.synced !== this.lbSynced) this.lbNodes = { synced: this.lbSynced, map: new Map([...this.lbRoutes].map(([vip, r]) => [vip, r.node])) };
+    return this.lbNodes.map;
+  }
+  private lbNodes: { readonly synced: number; readonly map: ReadonlyMap<string, string> } | undefined;
+
   /** The node agents that live in the control plane (flannel's node annotations). */
   agents(): Controller[] {
     if (this.cfg.cni !== "flannel") return [];
@@ -239,7 +248,9 @@ export class Dataplane {
   /** The iptables-restore input kube-proxy wrote on the node in its last full sync. */
   kubeProxyRules(name: string): ProxierOutput {
     this.node(name);
-    return this.hosts.get(name)?.lastRules as ProxierOutput;
+    const last = this.hosts.get(name)?.lastSync;
+    if (!last) throw new Error(`kube-proxy has not synced on node "${name}"`);
+    return syncProxyRules(last.input, last.cfg);
   }
 
   /** host-local's store on a node (`/var/lib/cni/networks`). */
@@ -445,9 +456,11 @@ export class Dataplane {
       h.proxyStarted = true;
     }
     const existing = [...(ns.ruleset.tables.get("nat")?.chains.keys() ?? [])];
-    const out = syncProxyRules({ services: cluster.list("Service") as Service[], endpointSlices: cluster.list("EndpointSlice") as EndpointSlice[], existingNatChains: existing }, cfg);
-    ns.iptablesRestore(out.restore, { noflush: true, source: "kube-proxy" });
-    h.lastRules = out;
+    // The store hands out immutable snapshots, so the inputs can be kept instead of the text.
+    const input: ProxierInput = { services: cluster.list("Service") as Service[], endpointSlices: cluster.list("EndpointSlice") as EndpointSlice[], existingNatChains: existing };
+    const out = syncProxyRules(input, cfg);
+    ns.iptablesRestore(out.restore, { noflush: true, source: "kube-proxy", replay: () => syncProxyRules(input, cfg).restore });
+    h.lastSync = { input, cfg };
   }
 
   // The containers' listening sockets: in the pod's namespace, or the node's for hostNetwork pods.

@@ -355,14 +355,7 @@ export function trace(t: Topology, req: TraceRequest): TraceResult {
   const sport = req.sport ?? rng.int(32768, 60999);
   const srcIp: Ipv4 = src.kind === "wire" ? src.ip : routeSource(t, src.netns, dst.ip);
   const tuple: Tuple = { proto, src: srcIp, sport, dst: dst.ip, dport: dst.port ?? sport };
-  const lb = new Map<string, string>();
-  for (const svc of t.cluster.list("Service")) {
-    for (const ing of svc.status?.loadBalancer?.ingress ?? []) {
-      const n = ing.ip ? t.dataplane.loadBalancerNode(ing.ip) : undefined;
-      if (ing.ip && n) lb.set(ing.ip, n);
-    }
-  }
-  const ctx: Ctx = { places: places(t), lb };
+  const ctx: Ctx = { places: places(t), lb: t.dataplane.loadBalancerNodes() };
   const sendTuple = src.kind === "socket" ? { ...tuple, src: 0 as Ipv4 } : tuple;
   const decide = createRng(seed ^ 0x9e3779b9);
   const main = runOnce(t, ctx, src, sendTuple, (p) => decide.next() < p, seed);
