@@ -24,6 +24,8 @@ const nodes = opt("nodes", 100);
 const pods = opt("pods", nodes * 30);
 const services = opt("services", Math.max(1, Math.round(pods / 30)));
 const json = args.includes("--json");
+/** Traces per flow kind (each run cold, then warm). */
+const tracesPerKind = opt("traces", 60);
 
 const yaml = clusterYaml({ nodes, pods, services });
 const t0 = performance.now();
@@ -89,7 +91,7 @@ const stats = (times: number[]): { p50: number; p99: number; perSecond: number }
 const traces: Record<string, { p50: number; p99: number; perSecond: number; coldP50: number; coldP99: number }> = {};
 for (const [kind, mk] of Object.entries(flows)) {
   if (kind === "loadbalancer" && !svcs.some((x) => x.status?.loadBalancer?.ingress?.[0]?.ip)) continue;
-  const set = Array.from({ length: 60 }, () => mk());
+  const set = Array.from({ length: tracesPerKind }, () => mk());
   const pass = (): number[] =>
     set.map((f, i) => {
       const s = performance.now();

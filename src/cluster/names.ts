@@ -53,9 +53,15 @@ export function canonicalJson(v: unknown): string {
 
 /** `controller.ComputeHash(template, collisionCount)` in podwire's form. */
 export function podTemplateHash(template: unknown, collisionCount = 0): string {
-  const h = fnv32a(canonicalJson(template) + (collisionCount > 0 ? String(collisionCount) : ""));
-  return safeEncodeString(String(h));
+  // Stored objects are immutable snapshots: a template object hashes to the same value every time.
+  const memo = template !== null && typeof template === "object" ? templateHashes.get(template) : undefined;
+  const hit = memo?.get(collisionCount);
+  if (hit !== undefined) return hit;
+  const h = safeEncodeString(String(fnv32a(canonicalJson(template) + (collisionCount > 0 ? String(collisionCount) : ""))));
+  if (template !== null && typeof template === "object") templateHashes.set(template, (memo ?? new Map<number, string>()).set(collisionCount, h));
+  return h;
 }
+const templateHashes = new WeakMap<object, Map<number, string>>();
 
 /** A UUID v4 string from the PRNG. */
 export function randomUid(rng: Rng): string {
