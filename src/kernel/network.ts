@@ -474,7 +474,7 @@ export class Network implements NsHost {
       hooks.beforeCopy?.(ns.name);
       return ns.cloneInto(c);
     });
-    for (const [name, s] of this.segments) c.segments.set(name, { name, nics: s.nics.map((n) => ({ ...n })), fdb: s.fdb.clone() });
+    for (const [name, s] of this.segments) c.segments.set(name, { name, nics: s.nics.slice(), fdb: s.fdb.clone() });
     c.nextPacketId = this.nextPacketId;
 
     return c;
