@@ -20,9 +20,13 @@ import { fileURLToPath } from "node:url";
 import { kernelFigures } from "./kernel-first-packet.js";
 import { kubeProxyDump } from "./kube-proxy-dump.js";
 
+// A cluster size runs in its own process with a heap limit above V8's default (about 4 GB here):
+// peak RSS is reported, not capped, so a size that needs more is measured rather than aborted.
+const CLUSTER_HEAP = ["--max-old-space-size=16384"];
+
 // One cluster size only: hand over to bench/cluster.ts.
 if (process.argv.includes("--nodes")) {
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(new URL("./cluster.ts", import.meta.url)), ...process.argv.slice(2)], { stdio: "inherit" });
+  const r = spawnSync(process.execPath, [...process.execArgv, ...CLUSTER_HEAP, fileURLToPath(new URL("./cluster.ts", import.meta.url)), ...process.argv.slice(2)], { stdio: "inherit" });
   process.exit(r.status ?? 1);
 }
 
@@ -123,6 +127,6 @@ const sizesArg = args.indexOf("--sizes");
 const sizes = sizesArg >= 0 ? (args[sizesArg + 1] ?? "").split(",").map(Number) : quick ? [20] : [100];
 if (!json) process.stdout.write("clusters (build + settle, one node's kube-proxy rules, traces through the kernels):\n");
 for (const n of sizes) {
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(new URL("./cluster.ts", import.meta.url)), "--nodes", String(n), ...(json ? ["--json"] : [])], { encoding: "utf8", timeout: 3_600_000, maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, [...process.execArgv, ...CLUSTER_HEAP, fileURLToPath(new URL("./cluster.ts", import.meta.url)), "--nodes", String(n), ...(json ? ["--json"] : [])], { encoding: "utf8", timeout: 3_600_000, maxBuffer: 1 << 26 });
   process.stdout.write(r.status === 0 ? r.stdout : `  ${n} nodes: failed (${(r.stderr ?? "").trim().split("\n").pop() ?? r.status})\n`);
 }

@@ -27,6 +27,16 @@ export interface PodRequests {
 
 /** Sums a pod's requests (max of init containers and the sum of app containers, as the scheduler does). */
 export function podRequests(p: Pod): PodRequests {
+  // A pod from the store never changes; the scheduler asks once per node it filters and scores.
+  const had = requestsMemo.get(p);
+  if (had) return had;
+  const r = computeRequests(p);
+  requestsMemo.set(p, r);
+  return r;
+}
+const requestsMemo = new WeakMap<Pod, PodRequests>();
+
+function computeRequests(p: Pod): PodRequests {
   let cpu = 0;
   let mem = 0;
   let nzCpu = 0;
@@ -49,15 +59,19 @@ export function podRequests(p: Pod): PodRequests {
 }
 
 /** Host ports a pod claims: `proto/hostIP/port`. */
-export function podHostPorts(p: Pod): string[] {
+export function podHostPorts(p: Pod): readonly string[] {
+  const had = hostPortsMemo.get(p);
+  if (had) return had;
   const out: string[] = [];
   for (const c of p.spec.containers) {
     for (const port of c.ports ?? []) {
       if (port.hostPort) out.push(`${port.protocol ?? "TCP"}/${port.hostIP ?? "0.0.0.0"}/${port.hostPort}`);
     }
   }
+  hostPortsMemo.set(p, out);
   return out;
 }
+const hostPortsMemo = new WeakMap<Pod, readonly string[]>();
 
 /** One node's aggregates. */
 export interface NodeInfo {
@@ -83,7 +97,7 @@ export function occupiesNode(p: Pod): boolean {
 /** The cache, fed by the store's watch. */
 export class NodeInfoCache {
   private readonly infos = new Map<string, NodeInfo>();
-  private readonly podNode = new Map<string, { node: string; req: PodRequests; ports: string[] }>();
+  private readonly podNode = new Map<string, { node: string; req: PodRequests; ports: readonly string[] }>();
   private sorted: NodeInfo[] | undefined;
 
   /** Applies one store change. */
