@@ -28,6 +28,8 @@ import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteT
 
 export { KernelError };
 
+const NO_IPSETS: ReadonlyMap<string, readonly Cidr[]> = new Map();
+
 
 /** What a namespace needs from the network it lives in. */
 export interface NsHost {
@@ -73,17 +75,33 @@ export class NetNs {
   readonly sysctls: Sysctls = freshSysctls();
   readonly conntrack = new Conntrack();
   readonly sockets: Socket[] = [];
+  // Maps most namespaces (a pod's) never use are made on first use: a cluster has one per pod.
+  private icmpPeersMap?: Map<number, { tokens: number; last: number }>;
+  private connectionsSet?: Set<string>;
+  private nsidsMap?: Map<string, number>;
+  private recentMap?: Map<string, RecentEntry[]>;
+  private nthMap?: Map<string, number>;
   /** ICMP rate-limit state per destination (`inet_peer` rate_tokens/rate_last, ms). */
-  readonly icmpPeers = new Map<number, { tokens: number; last: number }>();
+  get icmpPeers(): Map<number, { tokens: number; last: number }> {
+    return (this.icmpPeersMap ??= new Map());
+  }
   /** Connections local sockets opened, by the tuple their replies carry. */
-  readonly connections = new Set<string>();
+  get connections(): Set<string> {
+    return (this.connectionsSet ??= new Set());
+  }
   /** Peer namespace name → nsid, allocated when a link first refers to it (`ip netns list-id`). */
-  readonly nsids = new Map<string, number>();
+  get nsids(): Map<string, number> {
+    return (this.nsidsMap ??= new Map());
+  }
   ruleset: Ruleset = { tables: new Map() };
   /** xt_recent lists, statistic nth counters and ipsets, per namespace as in the kernel. */
-  readonly recent = new Map<string, RecentEntry[]>();
-  readonly nth = new Map<string, number>();
-  ipsets: ReadonlyMap<string, readonly Cidr[]> = new Map();
+  get recent(): Map<string, RecentEntry[]> {
+    return (this.recentMap ??= new Map());
+  }
+  get nth(): Map<string, number> {
+    return (this.nthMap ??= new Map());
+  }
+  ipsets: ReadonlyMap<string, readonly Cidr[]> = NO_IPSETS;
   /**
    * A machine's initial namespace (a node, an external host), not a named one under /run/netns:
    * from a pod, iproute2 shows a link into it as `link-netnsid N`, not `link-netns NAME`.
@@ -586,13 +604,13 @@ export class NetNs {
     c.sysctls.defaultTtl = this.sysctls.defaultTtl;
     c.sysctls.icmpEchoIgnoreAll = this.sysctls.icmpEchoIgnoreAll;
     c.sockets.push(...this.sockets);
-    for (const x of this.connections) c.connections.add(x);
-    for (const [k, v] of this.nsids) c.nsids.set(k, v);
+    for (const x of this.connectionsSet ?? []) c.connections.add(x);
+    for (const [k, v] of this.nsidsMap ?? []) c.nsids.set(k, v);
     c.ruleset = this.ruleset;
     c.iptablesJournal.push(...this.iptablesJournal);
     c.ipsets = this.ipsets;
-    for (const [k, v] of this.recent) c.recent.set(k, v.map((e) => ({ ...e, hits: [...e.hits] })));
-    for (const [k, v] of this.nth) c.nth.set(k, v);
+    for (const [k, v] of this.recentMap ?? []) c.recent.set(k, v.map((e) => ({ ...e, hits: [...e.hits] })));
+    for (const [k, v] of this.nthMap ?? []) c.nth.set(k, v);
     c.replaceConntrack(this.conntrack.clone());
     c.nextIfindex = this.nextIfindex;
     c.ipId = this.ipId;
