@@ -59,7 +59,18 @@ export function formatRuleSpec(r: Rule): string {
 
 /** A rule as one `-A CHAIN …` line. */
 export function formatRule(chain: string, r: Rule): string {
-  return `-A ${chain}${formatRuleSpec(r)}`;
+  return `-A ${chain}${specOf(r)}`;
+}
+
+// Rules are immutable and shared between nodes: each prints once (traces print every rule they hit).
+const specs = new WeakMap<Rule, string>();
+function specOf(r: Rule): string {
+  let t = specs.get(r);
+  if (t === undefined) {
+    t = formatRuleSpec(r);
+    specs.set(r, t);
+  }
+  return t;
 }
 
 /** Prints a whole ruleset in iptables-save's format. */

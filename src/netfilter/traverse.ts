@@ -147,11 +147,11 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
     const index = frame.pos + 1;
     frame.pos++;
     if (!baseMatches(rule.base, packet)) continue;
-    const site = `${table}/${frame.chain.name}/${index}`;
+    // The rule's name for statistic decisions, written only for the matches that use it.
     let unknown: string | undefined;
     let matched = true;
     for (const m of rule.matches) {
-      const r = evalMatch(m, packet, env, site);
+      const r = evalMatch(m, packet, env, m.kind === "statistic" ? `${table}/${frame.chain.name}/${index}` : "");
       if (r === true) continue;
       matched = false;
       if (r !== false) unknown = r.unknown;
@@ -191,7 +191,7 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
         hits.push(hit(`${tgt.kind === "JUMP" ? "jump" : "goto"} ${tgt.chain}`));
         if (!next) return done({ verdict: "ERROR", error: `jump to missing chain ${tgt.chain}` });
         if (tgt.kind === "JUMP") {
-          if (stack.length >= JUMP_STACK_MAX) return done({ verdict: "ERROR", error: `jump depth exceeds ${JUMP_STACK_MAX} at ${site}` });
+          if (stack.length >= JUMP_STACK_MAX) return done({ verdict: "ERROR", error: `jump depth exceeds ${JUMP_STACK_MAX} at ${table}/${frame.chain.name}/${index}` });
           stack.push(frame);
         }
         frame = { chain: next, pos: 0 };
