@@ -28,7 +28,8 @@ export function clusterYaml(o: GenOptions): string {
     `  nodeCidrMaskSize: ${mask}`,
     "  serviceSubnet: 10.96.0.0/12",
     `  underlay: {subnet: ${underlay}}`,
-    "  loadBalancer: {pool: 203.0.113.0/24}",
+    // Up to 250 LoadBalancer Services the documentation range; beyond, the benchmarking range (RFC 2544).
+    `  loadBalancer: {pool: ${o.services / 16 > 250 ? "198.18.0.0/15" : "203.0.113.0/24"}}`,
     "nodes:",
   );
   for (let i = 0; i < o.nodes; i += 1) out.push(`  - {name: node-${i}${i === 0 ? ", role: control-plane" : ""}, capacity: {pods: ${Math.max(110, Math.ceil((o.pods / o.nodes) * 2))}, cpu: "64", memory: 256Gi}}`);

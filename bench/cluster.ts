@@ -32,6 +32,9 @@ const t0 = performance.now();
 const topo = lib.loadTopologyText(yaml, "bench");
 const settleSeconds = (performance.now() - t0) / 1000;
 const settleRssMB = process.resourceUsage().maxRSS / 1024;
+// Progress on stderr (a large size runs for minutes); stdout stays the one result line.
+const progress = (what: string): void => void process.stderr.write(`[bench ${nodes} nodes] ${what} (${(performance.now() / 1000).toFixed(1)} s, peak ${Math.round(process.resourceUsage().maxRSS / 1024)} MB)\n`);
+progress(`settled in ${settleSeconds.toFixed(1)} s`);
 
 const node = "node-1";
 // The node's first sync (kube-proxy's rules generated and restored into its netfilter, flannel,
@@ -98,6 +101,7 @@ for (const [kind, mk] of Object.entries(flows)) {
       lib.trace(topo, { ...f, seed: i });
       return (performance.now() - s) * 1000;
     });
+  progress(`${kind} traces`);
   const cold = stats(pass());
   const warm = stats(pass());
   traces[kind] = { ...warm, coldP50: cold.p50, coldP99: cold.p99 };

@@ -22,7 +22,7 @@ import { kubeProxyDump } from "./kube-proxy-dump.js";
 
 // A cluster size runs in its own process with a heap limit above V8's default (about 4 GB here):
 // peak RSS is reported, not capped, so a size that needs more is measured rather than aborted.
-const CLUSTER_HEAP = ["--max-old-space-size=16384"];
+const CLUSTER_HEAP = ["--max-old-space-size=8192"];
 
 // One cluster size only: hand over to bench/cluster.ts.
 if (process.argv.includes("--nodes")) {
