@@ -71,12 +71,15 @@ export function filterNode(pod: Pod, info: NodeInfo): Failure | undefined {
     if (hostPortConflict(hp, info.hostPorts)) return { reasons: [REASON.ports], unresolvable: false };
   }
   const req = podRequests(pod);
+  const pods = info.pods + 1 > info.allocPods;
+  const cpu = req.milliCpu > 0 && info.milliCpu + req.milliCpu > info.allocMilliCpu;
+  const memory = req.memory > 0 && info.memory + req.memory > info.allocMemory;
+  if (!pods && !cpu && !memory) return undefined;
   const reasons: string[] = [];
-  if (info.pods + 1 > info.allocPods) reasons.push(REASON.tooManyPods);
-  if (req.milliCpu > 0 && info.milliCpu + req.milliCpu > info.allocMilliCpu) reasons.push(REASON.cpu);
-  if (req.memory > 0 && info.memory + req.memory > info.allocMemory) reasons.push(REASON.memory);
-  if (reasons.length > 0) return { reasons, unresolvable: false };
-  return undefined;
+  if (pods) reasons.push(REASON.tooManyPods);
+  if (cpu) reasons.push(REASON.cpu);
+  if (memory) reasons.push(REASON.memory);
+  return { reasons, unresolvable: false };
 }
 
 function hostPortConflict(want: string, used: ReadonlyMap<string, number>): boolean {

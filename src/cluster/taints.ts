@@ -73,7 +73,8 @@ export function termMatches(term: NodeSelectorTerm, node: Node): boolean {
 /** nodeSelector and required node affinity (`GetRequiredNodeAffinity(pod).Match(node)`). */
 export function nodeAffinityMatches(pod: Pod, node: Node): boolean {
   const labels = node.metadata.labels ?? {};
-  for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) if (labels[k] !== v) return false;
+  const sel = pod.spec.nodeSelector;
+  if (sel) for (const k in sel) if (labels[k] !== sel[k]) return false;
   const req = pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
   if (req) return req.nodeSelectorTerms.some((t) => termMatches(t, node));
   return true;
