@@ -38,7 +38,7 @@ export interface NsHost {
   /** Allocates a random MAC (seeded). */
   randomMac(): Mac;
   now(): number;
-  /** Called after a change that can alter who answers an ARP request (addresses, links, routes, sysctls). */
+  /** Called after a change that can alter who answers an ARP request (addresses, links, local routes, forwarding/proxy_arp). */
   touched?(): void;
 }
 
@@ -418,7 +418,8 @@ export class NetNs {
 
   /** `ip route add [TYPE] DST [via GW] [dev DEV] [src SRC] [metric N] [scope S] [onlink]`. */
   routeAdd(spec: RouteSpec): void {
-    this.host.touched?.();
+    // Who answers an ARP request reads local routes; a main-table route matters only to proxy_arp.
+    if (spec.table === "local") this.host.touched?.();
     const type = spec.type ?? "unicast";
     const table = spec.table ?? "main";
     const text = `${formatIpv4(spec.dst.addr)}/${spec.dst.len}`;
@@ -470,7 +471,6 @@ export class NetNs {
 
   /** `ip route del DST [via GW] [dev DEV]`. */
   routeDel(dst: Cidr, match: { readonly via?: Ipv4; readonly dev?: string } = {}): void {
-    this.host.touched?.();
     const n = this.main.remove((r) => r.dst.addr === dst.addr && r.dst.len === dst.len && (match.via === undefined || r.via === match.via) && (match.dev === undefined || r.dev === match.dev));
     if (n === 0) throw new KernelError(`RTNETLINK answers: No such process`);
   }

@@ -119,6 +119,12 @@ export interface CloneHooks {
   /** Before its addresses and devices are read without copying it (bring those up to date). */
   readonly beforePeek?: (name: string) => void;
   /**
+   * Before the clone decides, from the namespace's own addresses, links and sysctls, whether it
+   * would answer an ARP request on a segment (bring those up to date, not what it knows of other
+   * machines). Default: `beforePeek`.
+   */
+  readonly beforeAnswer?: (name: string) => void;
+  /**
    * A number that changes whenever `beforePeek` could change a namespace it already brought up to
    * date (the owner's own generation): the clone's index of ARP responders is kept while it and
    * the source's own change count stay the same.
@@ -158,6 +164,7 @@ export class Network implements NsHost {
   readonly segments = new Map<string, Segment>();
   /** Set on a clone: see CloneHooks. */
   private beforePeek: ((name: string) => void) | undefined;
+  private beforeAnswer: ((name: string) => void) | undefined;
   private peekVersion: (() => number) | undefined;
   /** Set on a clone: the network it copies. */
   private source: Network | undefined;
@@ -418,7 +425,7 @@ export class Network implements NsHost {
 
   /**
    * The source network's index of ARP responders on a segment, built through this clone's
-   * `beforePeek` (every NIC's namespace brought up to date first) and kept while neither the
+   * `beforeAnswer` (every NIC's namespace's own addresses, links and sysctls brought up to date first) and kept while neither the
    * source changed (`touched`) nor the owner's `peekVersion`. The classification is the one
    * `inertArpRequest` makes for an uncopied namespace, so a NIC left out would have been inert.
    */
@@ -429,7 +436,9 @@ export class Network implements NsHost {
     const peek = this.peekVersion?.() ?? 0;
     const had = src.arpIndexes.get(name);
     if (had && had.version === src.arpVersion && had.peek === peek) return had;
-    for (const n of sseg.nics) this.beforePeek?.(n.ns);
+    // proxy_arp answers from routes: a NIC with it on is always delivered to, so its routes are
+    // read (after beforePeek) only when the request reaches it.
+    for (const n of sseg.nics) (this.beforeAnswer ?? this.beforePeek)?.(n.ns);
     const owners = new Map<number, number[]>();
     const prefixes = new Map<string, { addr: number; len: number; nics: number[] }>();
     const always: number[] = [];
@@ -469,6 +478,7 @@ export class Network implements NsHost {
     // The hooks let the owner bring a namespace up to date just before it is first read.
     if (hooks.beforePeek) c.beforePeek = hooks.beforePeek;
     if (hooks.peekVersion) c.peekVersion = hooks.peekVersion;
+    if (hooks.beforeAnswer) c.beforeAnswer = hooks.beforeAnswer;
     c.source = this;
     (c as { namespaces: Map<string, NetNs> }).namespaces = new CopyOnRead(this.namespaces, (ns) => {
       hooks.beforeCopy?.(ns.name);
