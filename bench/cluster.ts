@@ -107,6 +107,9 @@ for (const [kind, mk] of Object.entries(flows)) {
   traces[kind] = { ...warm, coldP50: cold.p50, coldP99: cold.p99 };
 }
 const peakRssMB = process.resourceUsage().maxRSS / 1024;
+// What stays after a full collection (the traces' copies are garbage): settled cluster plus the nodes synced so far.
+global.gc?.();
+const liveHeapMB = process.memoryUsage().heapUsed / 1e6;
 const endpoints = topo.cluster.list("EndpointSlice").reduce((n, s) => n + s.endpoints.length, 0);
 const result = {
   nodes,
@@ -116,6 +119,7 @@ const result = {
   settleSeconds: Number(settleSeconds.toFixed(2)),
   peakRssMB: Math.round(peakRssMB),
   settleRssMB: Math.round(settleRssMB),
+  liveHeapMB: Math.round(liveHeapMB),
   ruleLines,
   nodeSyncSeconds: Number(nodeSyncSeconds.toFixed(3)),
   generateSeconds: Number(generateSeconds.toFixed(3)),
@@ -132,5 +136,5 @@ const result = {
 if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
   const t = Object.entries(result.traces).map(([k, v]) => `${k} ${v.p50us}/${v.p99us} µs (cold ${v.coldP50us}/${v.coldP99us})`).join(", ");
-  process.stdout.write(`${String(nodes).padStart(6)} nodes ${String(pods).padStart(7)} pods ${String(services).padStart(6)} svcs  settle ${result.settleSeconds} s  peak ${result.peakRssMB} MB (${result.settleRssMB} MB at settle)  rules ${ruleLines} lines: node sync ${result.nodeSyncSeconds} s, generate ${result.generateSeconds} s, parse ${result.parseSeconds} s, real restore ${result.restoreSeconds ?? "n/a"} s  warm trace p50/p99: ${t}  ${result.tracesPerSecond} traces/s  kernel new connection ${result.kernelFirstPacketUs ?? "n/a"} µs (floor ${result.kernelFloorUs ?? "n/a"}), trace/kernel ${result.traceToKernelRatio ?? "n/a"}\n`);
+  process.stdout.write(`${String(nodes).padStart(6)} nodes ${String(pods).padStart(7)} pods ${String(services).padStart(6)} svcs  settle ${result.settleSeconds} s  peak ${result.peakRssMB} MB (${result.settleRssMB} MB at settle, ${result.liveHeapMB} MB live at the end)  rules ${ruleLines} lines: node sync ${result.nodeSyncSeconds} s, generate ${result.generateSeconds} s, parse ${result.parseSeconds} s, real restore ${result.restoreSeconds ?? "n/a"} s  warm trace p50/p99: ${t}  ${result.tracesPerSecond} traces/s  kernel new connection ${result.kernelFirstPacketUs ?? "n/a"} µs (floor ${result.kernelFloorUs ?? "n/a"}), trace/kernel ${result.traceToKernelRatio ?? "n/a"}\n`);
 }
