@@ -99,7 +99,10 @@ function parseOnce(text: string, opts: RestoreOptions): RestoreResult {
     if (line.startsWith(":")) {
       const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?$/.exec(line);
       if (!m) return fail(ln, `bad chain line "${line}" (expected ":NAME POLICY [packets:bytes]")`);
-      const [, name = "", policy = "", p = "0", b = "0"] = m;
+      const [, declared = "", policy = "", p = "0", b = "0"] = m;
+      // A chain name is a slice of the input: when chains are kept across parses it is copied,
+      // or every node's chain map would keep that node's whole text alive.
+      const name = opts.intern === true ? ownCopy(declared) : declared;
       const err = declareChain(cur.name, cur.chains, name, policy, [Number(p), Number(b)]);
       if (err) return fail(ln, err);
       continue;
@@ -311,7 +314,7 @@ function internChains(table: TableName, chains: Map<string, MutChain>): Map<stri
     const same = shared.get(h);
     const hit = same?.find((x) => x.name === name && x.policy === c.policy && x.counters[0] === c.counters[0] && x.counters[1] === c.counters[1] && x.rules.length === c.rules.length && x.rules.every((r, i) => r === c.rules[i]));
     if (hit) {
-      out.set(name, hit);
+      out.set(hit.name, hit);
       continue;
     }
     if (sharedCount >= INTERN_MAX) {
