@@ -14,9 +14,9 @@ import { applyScript, ScriptError } from "./ip-script.js";
 import { Network } from "./network.js";
 import { KernelError } from "./netns.js";
 import { RouteTable } from "./route.js";
+import { bridgeFdbShow, ipNeigh, ipRoute } from "./views.js";
 import type { Route } from "./types.js";
 import { ipv4Length } from "./skb.js";
-import { ipRoute } from "./views.js";
 
 const SEED = 20261122;
 
@@ -331,5 +331,47 @@ describe("the underlay segment", () => {
       if (dst === "10.9.0.5") expect(copy.peekNs("router")).not.toBe(orig.ns("router"));
       expect(orig.ns("router").neigh.size).toBe(0);
     }
+  });
+});
+
+describe("namespace copies share big tables until either side changes them", () => {
+  // A node with a VXLAN device, remotes (neighbour, FDB entry, route) and a large route table.
+  const build = (): Network => {
+    const net = new Network({ seed: 3 });
+    net.netnsAdd("n1");
+    net.nicAdd("n1", "eth0", "underlay");
+    const script = ["n1: ip addr add 192.168.1.10/24 dev eth0", "n1: ip link set eth0 up", "n1: ip link add flannel.1 type vxlan id 1 local 192.168.1.10 dev eth0 nolearning", "n1: ip addr add 10.244.1.0/32 dev flannel.1", "n1: ip link set flannel.1 up"];
+    for (let i = 2; i < 40; i++) {
+      script.push(`n1: ip neigh replace 10.244.${i}.0 lladdr 02:00:00:00:00:${i.toString(16).padStart(2, "0")} dev flannel.1 nud permanent`);
+      script.push(`n1: bridge fdb append 02:00:00:00:00:${i.toString(16).padStart(2, "0")} dev flannel.1 dst 192.168.1.${i + 10}`);
+      script.push(`n1: ip route add 10.244.${i}.0/24 via 10.244.${i}.0 dev flannel.1 onlink`);
+    }
+    applyScript(net, script.join("\n"));
+    return net;
+  };
+  const views = (net: Network): string[] => [ipRoute(net.ns("n1")), ipNeigh(net.ns("n1")), bridgeFdbShow(net.ns("n1"))];
+
+  it("a copy's changes leave the original as it was, and the original's later changes leave the copy", () => {
+    const orig = build();
+    const before = views(orig);
+    const copy = orig.clone(1);
+    const c = copy.ns("n1");
+    c.routeDel({ addr: ip("10.244.2.0"), len: 24 });
+    c.routeAdd({ dst: { addr: ip("10.99.0.0"), len: 16 }, via: ip("10.244.3.0"), dev: "flannel.1", onlink: true });
+    c.neighReplace("flannel.1", ip("10.244.4.0"), "02:00:00:00:00:ff" as never);
+    (c.neigh.get("flannel.1|" + ip("10.244.5.0")) as { state: string }).state = "STALE";
+    c.bridgeFdbReplace("02:00:00:00:00:06" as never, "flannel.1", ip("192.168.1.99"));
+    expect(views(orig)).toEqual(before);
+    const copied = views(copy);
+    expect(copied).not.toEqual(before);
+    // And the other way for routes and VXLAN remotes (copy on write on both sides): the original
+    // changes after the copy was made, the copy keeps what it had. (The neighbour table, like the
+    // namespaces themselves, is copied on read: the original must not change while a copy is used.)
+    const copy2 = orig.clone(2);
+    const seen = views(copy2);
+    orig.ns("n1").routeDel({ addr: ip("10.244.7.0"), len: 24 });
+    orig.ns("n1").bridgeFdbDel("02:00:00:00:00:08" as never, "flannel.1");
+    expect(views(copy2)).toEqual(seen);
+    expect(views(orig)).not.toEqual(seen);
   });
 });

@@ -24,7 +24,8 @@ import { Fdb } from "./devices/fdb.js";
 import { KernelError } from "./errors.js";
 import { effectiveConf, freshSysctls, setSysctl } from "./sysctl.js";
 import { RouteTable, selectAddr } from "./route.js";
-import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, Socket, Sysctls, Vxlan } from "./types.js";
+import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, Socket, Sysctls, Vxlan, VxlanFdbEntry } from "./types.js";
+import { CopyOnRead } from "./copy-on-read.js";
 
 export { KernelError };
 
@@ -70,7 +71,8 @@ export class NetNs {
   readonly addrs: IfAddr[] = [];
   readonly local = new RouteTable();
   readonly main = new RouteTable();
-  readonly neigh = new Map<string, Neighbour>();
+  /** A copy's table copies an entry when it first reads it (a node knows every other node). */
+  readonly neigh: Map<string, Neighbour> = new Map();
   readonly fdbs = new Map<string, Fdb>();
   readonly sysctls: Sysctls = freshSysctls();
   readonly conntrack = new Conntrack();
@@ -500,7 +502,7 @@ export class NetNs {
       if (dst === undefined) throw new KernelError(`Error: vxlan fdb entries need a dst`);
       if (d.fdb.some((e) => e.mac === mac && e.dst === dst)) throw new KernelError(`RTNETLINK answers: File exists`);
       if (mac !== MAC_ZERO && d.fdb.some((e) => e.mac === mac)) throw new KernelError(`RTNETLINK answers: File exists`);
-      d.fdb.push({ mac, dst, learned: false, updatedAt: this.host.now() });
+      ownVxlanFdb(d).push({ mac, dst, learned: false, updatedAt: this.host.now() });
       return;
     }
     if (d.master === undefined) throw new KernelError(`Error: ${dev} is not a bridge port`);
@@ -511,19 +513,21 @@ export class NetNs {
   bridgeFdbReplace(mac: Mac, dev: string, dst: Ipv4): void {
     const d = this.dev(dev);
     if (d.kind !== "vxlan") throw new KernelError(`Error: ${dev} is not a vxlan device`);
-    const i = d.fdb.findIndex((e) => e.mac === mac);
+    const fdb = ownVxlanFdb(d);
+    const i = fdb.findIndex((e) => e.mac === mac);
     const entry = { mac, dst, learned: false, updatedAt: this.host.now() };
-    if (i >= 0) d.fdb.splice(i, 1, entry);
-    else d.fdb.push(entry);
+    if (i >= 0) fdb.splice(i, 1, entry);
+    else fdb.push(entry);
   }
 
   /** `bridge fdb del MAC dev VXLAN`. */
   bridgeFdbDel(mac: Mac, dev: string): void {
     const d = this.dev(dev);
     if (d.kind !== "vxlan") throw new KernelError(`Error: ${dev} is not a vxlan device`);
-    const i = d.fdb.findIndex((e) => e.mac === mac);
+    const fdb = ownVxlanFdb(d);
+    const i = fdb.findIndex((e) => e.mac === mac);
     if (i < 0) throw new KernelError(`RTNETLINK answers: No such file or directory`);
-    d.fdb.splice(i, 1);
+    fdb.splice(i, 1);
   }
 
   // ---- sysctls ----------------------------------------------------------------------------
@@ -590,11 +594,15 @@ export class NetNs {
     const c = new NetNs(this.name, host);
     c.anonymous = this.anonymous;
     c.devices.clear();
-    for (const [k, d] of this.devices) c.devices.set(k, d.kind === "vxlan" ? { ...d, fdb: d.fdb.map((e) => ({ ...e })) } : { ...d });
+    for (const [k, d] of this.devices) {
+      // A VXLAN device's remotes (one per other node under flannel) are shared until either side changes them.
+      if (d.kind === "vxlan") sharedVxlanFdbs.add(d.fdb);
+      c.devices.set(k, { ...d });
+    }
     c.addrs.push(...this.addrs);
     (c as { local: RouteTable }).local = this.local.clone();
     (c as { main: RouteTable }).main = this.main.clone();
-    for (const [k, n] of this.neigh) c.neigh.set(k, { ...n });
+    (c as { neigh: Map<string, Neighbour> }).neigh = new CopyOnRead(this.neigh, (n) => ({ ...n }));
     for (const [k, f] of this.fdbs) c.fdbs.set(k, f.clone());
     Object.assign(c.sysctls.all, this.sysctls.all);
     Object.assign(c.sysctls.default, this.sysctls.default);
@@ -674,3 +682,12 @@ function kernelRoute(dev: string, src: Ipv4, table: "local" | "main", type: "loc
   return r;
 }
 const loopbackRoutes = new Map<string, Route>();
+
+/** VXLAN FDB arrays a namespace copy shares with its source. */
+const sharedVxlanFdbs = new WeakSet<readonly VxlanFdbEntry[]>();
+
+/** A VXLAN device's FDB, made its own (entries copied) if a namespace copy shares it: call before changing it. */
+export function ownVxlanFdb(d: Vxlan): VxlanFdbEntry[] {
+  if (sharedVxlanFdbs.has(d.fdb)) (d as { fdb: VxlanFdbEntry[] }).fdb = d.fdb.map((e) => ({ ...e }));
+  return d.fdb;
+}

@@ -25,21 +25,32 @@ export class RouteTable {
   /** prefix length → network address → routes (sorted by metric), once the table is large. */
   private byLen: (Map<number, Route[]> | undefined)[] | undefined;
   private count = 0;
+  /** The structure is shared with a clone: the first to change it copies it (copy on write). */
+  private shared = false;
 
-  /** A copy sharing the (immutable) route objects. */
+  /** A copy sharing the (immutable) route objects, and the table itself until either side changes. */
   clone(): RouteTable {
     const c = new RouteTable();
-    if (this.small) c.small = this.small.slice();
+    c.small = this.small;
+    c.byLen = this.byLen;
+    c.count = this.count;
+    c.shared = true;
+    this.shared = true;
+    return c;
+  }
+
+  // Makes the structure this table's own before a change.
+  private own(): void {
+    if (!this.shared) return;
+    this.shared = false;
+    if (this.small) this.small = this.small.slice();
     else {
-      c.small = undefined;
       const byLen = new Array<Map<number, Route[]> | undefined>(33);
       (this.byLen ?? []).forEach((m, len) => {
         if (m) byLen[len] = new Map([...m].map(([k, rs]) => [k, rs.slice()]));
       });
-      c.byLen = byLen;
+      this.byLen = byLen;
     }
-    c.count = this.count;
-    return c;
   }
 
   /** All routes in `ip route` order: ascending network, longer prefix first, then metric. */
@@ -63,6 +74,7 @@ export class RouteTable {
   /** Adds a route; returns false if an identical destination/metric/type already exists (`RTNETLINK answers: File exists`). */
   add(r: Route): boolean {
     if (this.exact(r.dst.addr, r.dst.len).some((x) => x.metric === r.metric && sameKind(x, r))) return false;
+    this.own();
     this.count++;
     if (this.small && this.count <= SMALL) {
       // After every route of a longer prefix, or of the same prefix and a metric no higher.
@@ -97,6 +109,7 @@ export class RouteTable {
   /** Removes the given routes of one destination (found with `exact`); returns how many went. */
   removeExact(addr: number, len: number, gone: readonly Route[]): number {
     if (gone.length === 0) return 0;
+    this.own();
     if (this.small) {
       const before = this.small.length;
       this.small = this.small.filter((r) => !(r.dst.addr === addr && r.dst.len === len && gone.includes(r)));
@@ -115,6 +128,7 @@ export class RouteTable {
 
   /** Removes the routes `pred` selects; returns how many. */
   remove(pred: (r: Route) => boolean): number {
+    this.own();
     let n = 0;
     if (this.small) {
       const keep = this.small.filter((r) => !pred(r));

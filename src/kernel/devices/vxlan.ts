@@ -13,7 +13,7 @@
 import { formatIpv4, isMulticastMac, MAC_BROADCAST, MAC_ZERO, type Ipv4 } from "../../net/addr.js";
 import type { EthernetFrame, Ipv4Packet } from "../../net/headers/types.js";
 import { ipv4Header } from "../../net/packet.js";
-import type { NetNs } from "../netns.js";
+import { ownVxlanFdb, type NetNs } from "../netns.js";
 import { drop, ipLocalOut, routeOutput, type Kx } from "../ip-pipeline.js";
 import type { Skb } from "../skb.js";
 import type { Vxlan } from "../types.js";
@@ -84,8 +84,9 @@ export function vxlanRcv(k: Kx, ns: NetNs, vx0: Vxlan, skb: Skb): void {
   if (v.inner.src === vx.mac) return drop(k, ns, skb, "vxlan-looped", `${vx.name}: inner source MAC is our own (looped)`, vx.name);
   if (vx.fdbLearning) {
     const src = skb.pkt.header.src;
-    const e = vx.fdb.find((x) => x.mac === v.inner.src);
-    if (!e) vx.fdb.push({ mac: v.inner.src, dst: src, learned: true, updatedAt: k.now() });
+    const fdb = ownVxlanFdb(vx);
+    const e = fdb.find((x) => x.mac === v.inner.src);
+    if (!e) fdb.push({ mac: v.inner.src, dst: src, learned: true, updatedAt: k.now() });
     else if (e.learned) e.updatedAt = k.now();
   }
   k.record({ kind: "vxlan.decap", packetId: skb.id, ns: ns.name, dev: vx.name, vni: v.vni });
