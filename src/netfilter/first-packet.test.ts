@@ -11,6 +11,7 @@ import type { Proto } from "../net/tuple.js";
 import { explore } from "./explore.js";
 import { traceFirstPacket } from "./first-packet.js";
 import { parseRestore } from "./iptables-restore.js";
+import { setChainIndexes } from "./traverse.js";
 
 const sample = parseRestore(readFileSync(new URL("../../samples/node-1.rules", import.meta.url), "utf8"));
 if (!sample.ok) throw new Error(sample.issue.message);
@@ -132,5 +133,47 @@ describe("modules podwire cannot evaluate", () => {
     expect(fwd.unknowns).toEqual([`cannot evaluate -j TCPMSS at rule 1 of mangle FORWARD (line ${mss}); the walk continues past it`]);
     // The owner rule did not decide: the OUTPUT policy did.
     expect(res.steps.find((s) => s.table === "filter")?.result.decidedBy).toBeUndefined();
+  });
+});
+
+describe("chain indexes skip only rules that cannot match", () => {
+  // Long chains (past the index threshold) mixing what the destination and port indexes key on
+  // with what they must not skip (negated ports, multiport, a statistic draw before the port
+  // match, marks, rules without a target); the indexed walk must equal the linear one, paths,
+  // probabilities and hits included.
+  const ports = [53, 80, 81, 30000];
+  const dsts = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "192.168.1.10"];
+  const ruleArb = fc.oneof(
+    fc.record({ k: fc.constant("d"), a: fc.constantFrom(...dsts), p: fc.constantFrom(...ports) }).map((r) => `-d ${r.a}/32 -p tcp -m tcp --dport ${r.p} -j ACCEPT`),
+    fc.constantFrom(...ports).map((p) => `-m comment --comment "svc ${p}" -m addrtype --dst-type LOCAL -m tcp -p tcp --dport ${p} -j DROP`),
+    fc.constantFrom(...ports).map((p) => `-m comment --comment u${p} -p udp -m udp --dport ${p} -j REJECT`),
+    fc.constantFrom(...ports).map((p) => `-p tcp -m tcp ! --dport ${p} -m comment --comment neg -j RETURN`),
+    fc.constantFrom(...ports).map((p) => `-m statistic --mode random --probability 0.5000000000 -p tcp -m tcp --dport ${p} -j ACCEPT`),
+    fc.constantFrom(...ports).map((p) => `-p tcp -m multiport --dports ${p},443 -j ACCEPT`),
+    fc.constant("-s 10.1.0.0/16 -m comment --comment count"),
+    fc.constant("-m mark --mark 0x1/0x1 -j ACCEPT"),
+  );
+  const packetArb = fc.record({ proto: fc.constantFrom<Proto>("tcp", "udp", "icmp"), dst: fc.constantFrom(...dsts), dport: fc.constantFrom(...ports), src: fc.constantFrom("10.1.2.3", "10.2.0.9") });
+
+  it("agrees with a linear walk (fast-check)", () => {
+    fc.assert(
+      fc.property(fc.array(ruleArb, { minLength: 70, maxLength: 120 }), fc.array(packetArb, { minLength: 1, maxLength: 6 }), (rules, packets) => {
+        const text = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":LONG - [0:0]", "-A INPUT -j LONG", "-A FORWARD -j LONG", ...rules.map((r) => `-A LONG ${r}`), "COMMIT", ""].join("\n");
+        const parsed = parseRestore(text);
+        if (!parsed.ok) throw new Error(`${parsed.issue.line}: ${parsed.issue.message}`);
+        for (const p of packets) {
+          const input = { ruleset: parsed.ruleset, tuple: { proto: p.proto, src: ip(p.src), sport: 40000, dst: ip(p.dst), dport: p.dport }, hook: "PREROUTING" as const, local: [ip("192.168.1.10")], inIface: "eth0", outIface: "eth0" };
+          const walk = (): string => JSON.stringify(explore((choose) => traceFirstPacket(input, choose)));
+          const indexed = walk();
+          setChainIndexes(false);
+          try {
+            expect(indexed).toBe(walk());
+          } finally {
+            setChainIndexes(true);
+          }
+        }
+      }),
+      { seed: 20261202, numRuns: 150 },
+    );
   });
 });

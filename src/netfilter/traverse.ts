@@ -56,27 +56,55 @@ interface Frame {
 }
 
 /**
- * A destination index over a long chain (DESIGN decision 5): rules whose only address test is a
- * non-negated `-d a.b.c.d/32` are listed under that address; every other rule is a "wildcard".
- * The next rule that can match a packet is the first, at or after the current position, among
- * the wildcards and the rules listed under the packet's destination — exactly the rule a linear
- * scan would reach first, so the trace names the same rule the kernel matches.
+ * Indexes over a long chain (DESIGN decision 5), which only skip rules that cannot match:
+ * - by destination: rules whose address test is a non-negated `-d a.b.c.d/32` are listed under
+ *   that address; every other rule is a "wildcard". The next rule that can match a packet is the
+ *   first, at or after the current position, among the wildcards and the rules listed under the
+ *   packet's destination;
+ * - by port: a rule whose `-m tcp`/`-m udp` match asks for one destination port, with only
+ *   side-effect-free matches that always decide (comment, addrtype) before it, is skipped for a
+ *   packet of another protocol or port (kube-proxy's KUBE-NODEPORTS and KUBE-EXTERNAL-SERVICES).
+ * Either way the walk reaches exactly the rule a linear scan would, so the trace names the same
+ * rule the kernel matches, with the same hits and the same random draws.
  */
 interface DstIndex {
-  readonly byDst: ReadonlyMap<number, readonly number[]>;
+  readonly byDst: ReadonlyMap<number, readonly number[]> | undefined;
   readonly wildcard: readonly number[];
+  /** Per rule: (protocol << 16 | destination port) it needs, or -1. */
+  readonly ports: Int32Array | undefined;
+}
+
+let indexing = true;
+/** Test seam: walk every chain linearly (the reference the indexes must agree with). */
+export function setChainIndexes(on: boolean): void {
+  indexing = on;
+}
+
+// The one (protocol, destination port) a rule can match, or -1.
+function portKey(r: Rule): number {
+  for (const m of r.matches) {
+    if (m.kind === "tcp" || m.kind === "udp") {
+      const d = m.dport;
+      return d && !d.neg && d.v.lo === d.v.hi ? ((m.kind === "tcp" ? 6 : 17) << 16) | d.v.lo : -1;
+    }
+    if (m.kind !== "comment" && m.kind !== "addrtype") return -1;
+  }
+  return -1;
 }
 
 const INDEX_MIN_RULES = 64;
 const indexes = new WeakMap<Chain, DstIndex | null>();
 
 function dstIndex(c: Chain): DstIndex | null {
+  if (!indexing) return null;
   let idx = indexes.get(c);
   if (idx !== undefined) return idx;
   idx = null;
   if (c.rules.length >= INDEX_MIN_RULES) {
     const byDst = new Map<number, number[]>();
     const wildcard: number[] = [];
+    const ports = new Int32Array(c.rules.length);
+    let keyed = 0;
     c.rules.forEach((r, i) => {
       const d = r.base.dst;
       if (d && !d.neg && d.cidr.len === 32) {
@@ -86,8 +114,10 @@ function dstIndex(c: Chain): DstIndex | null {
       } else {
         wildcard.push(i);
       }
+      ports[i] = portKey(r);
+      if (ports[i] !== -1) keyed += 1;
     });
-    if (byDst.size > 0) idx = { byDst, wildcard };
+    if (byDst.size > 0 || keyed > 0) idx = { byDst: byDst.size > 0 ? byDst : undefined, wildcard, ports: keyed > 0 ? ports : undefined };
   }
   indexes.set(c, idx);
   return idx;
@@ -107,11 +137,25 @@ function firstAtOrAfter(list: readonly number[] | undefined, pos: number): numbe
 }
 
 /** The position of the next rule that can match `dst`, starting at `pos`. */
-function nextCandidate(c: Chain, pos: number, dst: number): number {
+function nextCandidate(c: Chain, pos: number, p: NfPacket): number {
   const idx = dstIndex(c);
   if (!idx) return pos;
-  const next = Math.min(firstAtOrAfter(idx.wildcard, pos), firstAtOrAfter(idx.byDst.get(dst), pos));
-  return next === Infinity ? c.rules.length : next;
+  let next = pos;
+  if (idx.byDst) {
+    const n = Math.min(firstAtOrAfter(idx.wildcard, pos), firstAtOrAfter(idx.byDst.get(p.dst), pos));
+    next = n === Infinity ? c.rules.length : n;
+  }
+  const ports = idx.ports;
+  if (!ports) return next;
+  const key = p.fragment || (p.proto !== 6 && p.proto !== 17) ? -2 : (p.proto << 16) | p.dport;
+  while (next < ports.length && ports[next] !== -1 && ports[next] !== key) {
+    next += 1;
+    if (idx.byDst) {
+      const n = Math.min(firstAtOrAfter(idx.wildcard, next), firstAtOrAfter(idx.byDst.get(p.dst), next));
+      next = n === Infinity ? c.rules.length : n;
+    }
+  }
+  return next;
 }
 
 /**
@@ -131,7 +175,7 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
   let frame: Frame = { chain: start, pos: 0 };
   for (let steps = 0; ; steps++) {
     if (steps > 1_000_000) return done({ verdict: "ERROR", error: `walk of ${table} ${env.hook} did not end (rule loop?)` });
-    frame.pos = nextCandidate(frame.chain, frame.pos, packet.dst);
+    frame.pos = nextCandidate(frame.chain, frame.pos, packet);
     const rule = frame.chain.rules[frame.pos];
     if (!rule) {
       const back = stack.pop();

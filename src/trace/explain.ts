@@ -13,24 +13,37 @@ import type { Topology } from "../topology/build.js";
 import { podByIp } from "./endpoints.js";
 import type { PathOutcome } from "./tracer.js";
 
-function serviceOf(t: Topology, ip: string, port: number | null): string | undefined {
+// The Services by the addresses and node ports they answer on, in list order (the first wins, as a
+// scan of the list finds it), computed again only after the cluster changed.
+const serviceIndex = new WeakMap<Topology, { readonly version: number; readonly byIp: ReadonlyMap<string, Service>; readonly byNodePort: ReadonlyMap<number, Service> }>();
+
+function servicesOf(t: Topology): { readonly byIp: ReadonlyMap<string, Service>; readonly byNodePort: ReadonlyMap<number, Service> } {
+  const version = t.cluster.api.store.resourceVersion;
+  const hit = serviceIndex.get(t);
+  if (hit?.version === version) return hit;
+  const byIp = new Map<string, Service>();
+  const byNodePort = new Map<number, Service>();
   for (const s of t.cluster.list("Service") as Service[]) {
-    const ips = [s.spec.clusterIP, ...(s.spec.externalIPs ?? []), ...(s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip)];
-    if (!ips.includes(ip)) continue;
-    const sp = s.spec.ports?.find((p) => p.port === port);
-    const kind = s.spec.clusterIP === ip ? "cluster IP" : (s.spec.externalIPs ?? []).includes(ip) ? "external IP" : "load-balancer address";
-    return `${ip}${port !== null ? `:${port}` : ""} is the ${kind} of Service ${s.metadata.namespace ?? "default"}/${s.metadata.name}${sp?.name ? ` (port ${sp.name})` : ""}`;
+    for (const ip of [s.spec.clusterIP, ...(s.spec.externalIPs ?? []), ...(s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip)]) if (ip !== undefined && !byIp.has(ip)) byIp.set(ip, s);
+    for (const p of s.spec.ports ?? []) if (p.nodePort !== undefined && !byNodePort.has(p.nodePort)) byNodePort.set(p.nodePort, s);
   }
-  return undefined;
+  const ix = { version, byIp, byNodePort };
+  serviceIndex.set(t, ix);
+  return ix;
+}
+
+function serviceOf(t: Topology, ip: string, port: number | null): string | undefined {
+  const s = servicesOf(t).byIp.get(ip);
+  if (!s) return undefined;
+  const sp = s.spec.ports?.find((p) => p.port === port);
+  const kind = s.spec.clusterIP === ip ? "cluster IP" : (s.spec.externalIPs ?? []).includes(ip) ? "external IP" : "load-balancer address";
+  return `${ip}${port !== null ? `:${port}` : ""} is the ${kind} of Service ${s.metadata.namespace ?? "default"}/${s.metadata.name}${sp?.name ? ` (port ${sp.name})` : ""}`;
 }
 
 function nodePortOf(t: Topology, port: number | null): string | undefined {
   if (port === null) return undefined;
-  for (const s of t.cluster.list("Service") as Service[]) {
-    const sp = s.spec.ports?.find((p) => p.nodePort === port);
-    if (sp) return `port ${port} is NodePort ${port} of Service ${s.metadata.namespace ?? "default"}/${s.metadata.name} (externalTrafficPolicy: ${s.spec.externalTrafficPolicy ?? "Cluster"})`;
-  }
-  return undefined;
+  const s = servicesOf(t).byNodePort.get(port);
+  return s ? `port ${port} is NodePort ${port} of Service ${s.metadata.namespace ?? "default"}/${s.metadata.name} (externalTrafficPolicy: ${s.spec.externalTrafficPolicy ?? "Cluster"})` : undefined;
 }
 
 function podOf(t: Topology, ip: string): string | undefined {
