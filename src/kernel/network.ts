@@ -193,7 +193,11 @@ export class Network implements NsHost {
 
   /** Records an event. */
   record(e: KernelEventInput): void {
-    this.log.push({ ...e, seq: this.seq++, t: this.clock.now() } as KernelEvent);
+    // Every caller passes a fresh object literal: it is stamped in place rather than copied.
+    const ev = e as KernelEventInput & { seq: number; t: number };
+    ev.seq = this.seq++;
+    ev.t = this.clock.now();
+    this.log.push(ev as KernelEvent);
   }
 
   /** Events recorded so far (and clears the log). */
