@@ -6,16 +6,16 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ip, type Ipv4 } from "../net/addr.js";
+import { ip, MAC_ZERO, type Ipv4, type Mac } from "../net/addr.js";
 import { maskOf } from "../net/cidr.js";
 import type { KernelEvent } from "./events.js";
 import { Fdb } from "./devices/fdb.js";
 import { applyScript, ScriptError } from "./ip-script.js";
 import { Network } from "./network.js";
-import { KernelError } from "./netns.js";
+import { KernelError, vxlanFdbLookup } from "./netns.js";
 import { RouteTable } from "./route.js";
 import { bridgeFdbShow, ipNeigh, ipRoute } from "./views.js";
-import type { Route } from "./types.js";
+import type { Route, Vxlan } from "./types.js";
 import { ipv4Length } from "./skb.js";
 
 const SEED = 20261122;
@@ -373,5 +373,32 @@ describe("namespace copies share big tables until either side changes them", () 
     orig.ns("n1").bridgeFdbDel("02:00:00:00:00:08" as never, "flannel.1");
     expect(views(copy2)).toEqual(seen);
     expect(views(orig)).not.toEqual(seen);
+  });
+});
+
+describe("the VXLAN FDB index", () => {
+  it("follows appends, replaces and deletes, keeping the first entry per MAC and the defaults in order", () => {
+    const net = new Network({ seed: 4 });
+    net.netnsAdd("n");
+    net.nicAdd("n", "eth0", "underlay");
+    applyScript(net, "n: ip addr add 192.168.1.10/24 dev eth0\nn: ip link set eth0 up\nn: ip link add vx0 type vxlan id 7 local 192.168.1.10 dev eth0 nolearning");
+    const ns = net.ns("n");
+    const vx = ns.dev("vx0") as Vxlan;
+    const m = "02:00:00:00:00:01" as Mac;
+    expect(vxlanFdbLookup(vx, m)).toEqual({ exact: undefined, defaults: [] });
+    ns.bridgeFdbAppend(MAC_ZERO, "vx0", ip("192.168.1.20"));
+    ns.bridgeFdbAppend(MAC_ZERO, "vx0", ip("192.168.1.21"));
+    expect(vxlanFdbLookup(vx, m).defaults).toEqual([ip("192.168.1.20"), ip("192.168.1.21")]);
+    ns.bridgeFdbReplace(m, "vx0", ip("192.168.1.30"));
+    expect(vxlanFdbLookup(vx, m).exact?.dst).toBe(ip("192.168.1.30"));
+    ns.bridgeFdbReplace(m, "vx0", ip("192.168.1.31"));
+    expect(vxlanFdbLookup(vx, m).exact?.dst).toBe(ip("192.168.1.31"));
+    ns.bridgeFdbDel(m, "vx0");
+    expect(vxlanFdbLookup(vx, m).exact).toBeUndefined();
+    // A copy shares the index until it changes its own remotes.
+    const c = net.clone(1).ns("n");
+    c.bridgeFdbReplace(m, "vx0", ip("192.168.1.40"));
+    expect(vxlanFdbLookup(c.dev("vx0") as Vxlan, m).exact?.dst).toBe(ip("192.168.1.40"));
+    expect(vxlanFdbLookup(vx, m).exact).toBeUndefined();
   });
 });

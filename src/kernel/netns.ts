@@ -688,6 +688,30 @@ const sharedVxlanFdbs = new WeakSet<readonly VxlanFdbEntry[]>();
 
 /** A VXLAN device's FDB, made its own (entries copied) if a namespace copy shares it: call before changing it. */
 export function ownVxlanFdb(d: Vxlan): VxlanFdbEntry[] {
+  vxlanFdbIndexes.delete(d.fdb);
   if (sharedVxlanFdbs.has(d.fdb)) (d as { fdb: VxlanFdbEntry[] }).fdb = d.fdb.map((e) => ({ ...e }));
   return d.fdb;
+}
+
+/** A VXLAN FDB by MAC (first entry per MAC, as a scan finds it) and its default remotes, in order. */
+interface VxlanFdbIndex {
+  readonly byMac: ReadonlyMap<Mac, VxlanFdbEntry>;
+  readonly defaults: readonly Ipv4[];
+}
+const vxlanFdbIndexes = new WeakMap<readonly VxlanFdbEntry[], VxlanFdbIndex>();
+
+/** The entry `vxlan_xmit` uses for `mac` (the first with that MAC), and the all-zeros remotes. */
+export function vxlanFdbLookup(d: Vxlan, mac: Mac): { readonly exact: VxlanFdbEntry | undefined; readonly defaults: readonly Ipv4[] } {
+  let ix = vxlanFdbIndexes.get(d.fdb);
+  if (!ix) {
+    const byMac = new Map<Mac, VxlanFdbEntry>();
+    const defaults: Ipv4[] = [];
+    for (const e of d.fdb) {
+      if (!byMac.has(e.mac)) byMac.set(e.mac, e);
+      if (e.mac === MAC_ZERO) defaults.push(e.dst);
+    }
+    ix = { byMac, defaults };
+    vxlanFdbIndexes.set(d.fdb, ix);
+  }
+  return { exact: ix.byMac.get(mac), defaults: ix.defaults };
 }

@@ -10,10 +10,10 @@
  * dropped as looped, the outer source is learned when `learning` is on, and the inner frame is
  * received on the vxlan device.
  */
-import { formatIpv4, isMulticastMac, MAC_BROADCAST, MAC_ZERO, type Ipv4 } from "../../net/addr.js";
+import { formatIpv4, isMulticastMac, MAC_BROADCAST, type Ipv4 } from "../../net/addr.js";
 import type { EthernetFrame, Ipv4Packet } from "../../net/headers/types.js";
 import { ipv4Header } from "../../net/packet.js";
-import { ownVxlanFdb, type NetNs } from "../netns.js";
+import { ownVxlanFdb, vxlanFdbLookup, type NetNs } from "../netns.js";
 import { drop, ipLocalOut, routeOutput, type Kx } from "../ip-pipeline.js";
 import type { Skb } from "../skb.js";
 import type { Vxlan } from "../types.js";
@@ -50,8 +50,9 @@ export function vxlanSourcePort(inner: EthernetFrame): number {
 /** `vxlan_xmit`: encapsulate towards the FDB's remote(s). */
 export function vxlanXmit(k: Kx, ns: NetNs, vx: Vxlan, frame: EthernetFrame, packetId: number): void {
   const bcast = frame.dst === MAC_BROADCAST || isMulticastMac(frame.dst);
-  const exact = bcast ? undefined : vx.fdb.find((e) => e.mac === frame.dst);
-  const remotes = exact ? [exact.dst] : vx.fdb.filter((e) => e.mac === MAC_ZERO).map((e) => e.dst);
+  const hit = vxlanFdbLookup(vx, frame.dst);
+  const exact = bcast ? undefined : hit.exact;
+  const remotes = exact ? [exact.dst] : hit.defaults;
   if (remotes.length === 0) {
     return drop(k, ns, packetId, "vxlan-no-fdb", `${vx.name}: no FDB entry for ${frame.dst} and no default (00:00:00:00:00:00) entry (tx_dropped)`, vx.name);
   }
