@@ -19,7 +19,7 @@
  */
 import type { Pod } from "./api/types.js";
 import type { Rng } from "../sim/rng.js";
-import { podHostPorts, podRequests, type NodeInfo } from "./node-info.js";
+import { podHostPorts, podRequests, type NodeInfo, type PodRequests } from "./node-info.js";
 import { TAINT, firstUntolerated, formatTaintForMessage, nodeAffinityMatches, preferredAffinityScore } from "./taints.js";
 
 /** Filter failure reasons, worded as the plugins word them. */
@@ -56,7 +56,7 @@ interface Failure {
 }
 
 /** The filters for one node; undefined when the node fits. */
-export function filterNode(pod: Pod, info: NodeInfo): Failure | undefined {
+export function filterNode(pod: Pod, info: NodeInfo, req: PodRequests = podRequests(pod), hostPorts: readonly string[] = podHostPorts(pod)): Failure | undefined {
   const node = info.node;
   const tols = pod.spec.tolerations ?? [];
   if (node.spec.unschedulable === true) {
@@ -67,10 +67,9 @@ export function filterNode(pod: Pod, info: NodeInfo): Failure | undefined {
   const taint = firstUntolerated(node.spec.taints, tols, ["NoSchedule", "NoExecute"]);
   if (taint) return { reasons: [`node(s) had untolerated taint ${formatTaintForMessage(taint)}`], unresolvable: true };
   if (!nodeAffinityMatches(pod, node)) return { reasons: [REASON.affinity], unresolvable: true };
-  for (const hp of podHostPorts(pod)) {
+  for (const hp of hostPorts) {
     if (hostPortConflict(hp, info.hostPorts)) return { reasons: [REASON.ports], unresolvable: false };
   }
-  const req = podRequests(pod);
   const pods = info.pods + 1 > info.allocPods;
   const cpu = req.milliCpu > 0 && info.milliCpu + req.milliCpu > info.allocMilliCpu;
   const memory = req.memory > 0 && info.memory + req.memory > info.allocMemory;
@@ -117,13 +116,15 @@ export function schedulePod(input: ScheduleInput): ScheduleResult {
   const n = nodes.length;
   if (n === 0) return { ok: false, message: fitErrorMessage(0, []), nextStartIndex: 0 };
   const want = numFeasibleNodesToFind(n);
+  const req = podRequests(pod);
+  const hostPorts = podHostPorts(pod);
   const feasible: NodeInfo[] = [];
   const failures: Failure[] = [];
   let processed = 0;
   for (let k = 0; k < n && feasible.length < want; k += 1) {
     const info = nodes[(input.startIndex + k) % n] as NodeInfo;
     processed += 1;
-    const f = filterNode(pod, info);
+    const f = filterNode(pod, info, req, hostPorts);
     if (f) failures.push(f);
     else feasible.push(info);
   }
