@@ -113,13 +113,13 @@ function parseOnce(text: string, opts: RestoreOptions): RestoreResult {
       line = m[1] ?? "";
     }
     if (opts.intern === true) {
-      if (appendCached(cur.name, cur.chains, line, ln)) continue;
+      if (appendCached(cur.name, cur.chains, line)) continue;
       // What is kept across parses must not hold slices of this text (they would keep all of it).
       line = ownCopy(line);
     }
     const toks = tokenize(line);
     if (typeof toks === "string") return fail(ln, toks);
-    const err = applyCommand(cur.name, cur.chains, toks, ln, opts.intern === true);
+    const err = applyCommand(cur.name, cur.chains, toks, ln);
     if (err) return fail(ln, err);
     if (opts.intern === true) rememberAppend(cur.name, cur.chains, toks, line);
   }
@@ -141,31 +141,13 @@ function declareChain(table: TableName, chains: Map<string, MutChain>, name: str
   return undefined;
 }
 
-/**
- * Parsed rules are immutable, so a rule met again — the same table, chain, line number, words and
- * jump target kind, as in the kube-proxy text every node of a cluster receives — is the same
- * object (DESIGN decision 5: what is identical on every node is parsed once and shared).
- */
-const interned = new Map<string, Rule>();
 const INTERN_MAX = 1_000_000;
 
-function parseInterned(table: TableName, chain: MutChain, args: readonly string[], ln: number, chains: Map<string, MutChain>): Rule | string {
-  const j = args.findIndex((a) => a === "-j" || a === "--jump" || a === "-g" || a === "--goto");
-  const target = j >= 0 ? (args[j + 1] ?? "") : "";
-  const key = `${table}\u0000${chain.name}\u0000${chains.has(target) ? 1 : 0}\u0000${args.join("\u0001")}`;
-  const hit = interned.get(key);
-  if (hit) return hit;
-  const rule = parseRuleArgs(args, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
-  if (typeof rule === "string") return rule;
-  if (interned.size >= INTERN_MAX) interned.clear();
-  interned.set(key, rule);
-  return rule;
-}
-
 /**
- * An `-A` line met before (in this table, on any node) is not tokenized or parsed again: its rule
- * is reused — the same object when it sits on the same line, else a copy with this line number —
- * provided its chain exists and its jump target is a chain exactly when it was then.
+ * Parsed rules are immutable, so an `-A` line met before (in this table, on any node: the
+ * kube-proxy text every node receives) is not tokenized or parsed again — its rule object is
+ * reused, provided its chain exists and its jump target is a chain exactly when it was then
+ * (DESIGN decision 5: what is identical on every node is parsed once and shared).
  */
 const appended = new Map<TableName, Map<string, { readonly chain: string; readonly target: string; readonly targetIsChain: boolean; readonly rule: Rule }>>();
 let appendedSize = 0;
@@ -175,7 +157,7 @@ function ownCopy(s: string): string {
   return ` ${s}`.slice(1);
 }
 
-function appendCached(table: TableName, chains: Map<string, MutChain>, line: string, ln: number): boolean {
+function appendCached(table: TableName, chains: Map<string, MutChain>, line: string): boolean {
   if (!line.startsWith("-A ")) return false;
   const hit = appended.get(table)?.get(line);
   if (!hit) return false;
@@ -205,7 +187,7 @@ function rememberAppend(table: TableName, chains: Map<string, MutChain>, toks: r
   appendedSize += 1;
 }
 
-function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: readonly string[], ln: number, intern: boolean): string | undefined {
+function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: readonly string[], ln: number): string | undefined {
   const [cmd, chainName, ...rest] = toks;
   if (chainName === undefined && cmd !== "-F" && cmd !== "-X") return `"${cmd ?? ""}" needs a chain name`;
   const chain = chainName === undefined ? undefined : chains.get(chainName);
@@ -222,7 +204,7 @@ function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: rea
         args = rest.slice(1);
         if (pos < 0 || pos > chain.rules.length) return `index of insertion too big`;
       }
-      const rule = intern ? parseInterned(table, chain, args, ln, chains) : parseRuleArgs(args, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
+      const rule = parseRuleArgs(args, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
       if (typeof rule === "string") return rule;
       chain.rules.splice(pos, 0, rule);
       return undefined;
