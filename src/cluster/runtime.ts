@@ -18,6 +18,7 @@ import type { ApiServer } from "./apiserver.js";
 import type { Action, Controller, EventAction, View } from "./controllers/types.js";
 import type { Kubelets } from "./kubelet.js";
 import { NodeInfoCache } from "./node-info.js";
+import { fnv32a } from "./names.js";
 import { EPOCH_MS, timestamp } from "./time.js";
 
 interface Timer {
@@ -238,7 +239,8 @@ export class Runtime {
     const o: KubeObject = a.object;
     const now = a.at ?? this.clock.now();
     const ns = o.metadata.namespace ?? "default";
-    const id = eventHash([ns, o.kind, o.metadata.name, o.metadata.uid ?? "", a.reason, a.message, a.component, a.host ?? ""]);
+    // The index holds a number per event, not the long key string (candidates are compared in full below).
+    const id = fnv32a([ns, o.kind, o.metadata.name, o.metadata.uid ?? "", a.reason, a.message, a.component, a.host ?? ""].join("\u001f"));
     const ts = timestamp(now);
     const store = this.api.store;
     for (const k of this.eventIndex.get(id) ?? []) {
@@ -270,16 +272,6 @@ export class Runtime {
     if (same) same.push(keyOf(ev));
     else this.eventIndex.set(id, [keyOf(ev)]);
   }
-}
-
-// FNV-1a over the parts (with a separator), so the index holds a number, not a long string per event.
-function eventHash(parts: readonly string[]): number {
-  let h = 0x811c9dc5;
-  for (const p of parts) {
-    for (let i = 0; i < p.length; i += 1) h = Math.imul(h ^ p.charCodeAt(i), 0x01000193);
-    h = Math.imul(h ^ 0x1f, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 function timerLess(a: Timer, b: Timer): boolean {
