@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import type { NodeSpec } from "../../src/cluster/cluster.js";
 import { fitErrorMessage, numFeasibleNodesToFind } from "../../src/cluster/scheduler.js";
+import { event } from "../../src/cluster/controllers/types.js";
 import { applyAll, pod, testCluster } from "../support/cluster.js";
 
 const workers = (n: number, extra: Partial<NodeSpec> = {}): Omit<NodeSpec, "ip">[] => Array.from({ length: n }, (_, i) => ({ name: `worker-${i + 1}`, ...extra }));
@@ -150,5 +151,28 @@ describe("scheduler filters and scores", () => {
   it("numFeasibleNodesToFind follows the adaptive percentage (50 - n/125, at least 5%, at least 100 nodes)", () => {
     expect([50, 99, 100, 1000, 5000, 6000].map(numFeasibleNodesToFind)).toEqual([50, 99, 100, 420, 500, 300]);
     expect(fitErrorMessage(0, [])).toBe("no nodes available to schedule pods");
+  });
+});
+
+describe("the event recorder", () => {
+  // client-go's EventCorrelator: an identical event (same object, reason, message, source) bumps
+  // the stored one's count; any difference makes a new Event.
+  it("aggregates identical events and keeps different ones apart", () => {
+    const c = testCluster(workers(1));
+    applyAll(c, [pod("p")]);
+    const p = c.get("Pod", "default/p");
+    if (!p) throw new Error("no pod");
+    const rec = (message: string, host?: string): void => c.runtime.record(event(p, "Warning", "BackOff", message, "kubelet", host ? { host } : {}));
+    rec("Back-off restarting failed container", "worker-1");
+    rec("Back-off restarting failed container", "worker-1");
+    rec("Back-off restarting failed container", "worker-1");
+    rec("Back-off restarting failed container");
+    rec("Back-off pulling image");
+    const got = c.events("default").filter((e) => e.reason === "BackOff").map((e) => [e.message, e.source.host ?? "", e.count]);
+    expect(got.sort()).toEqual([
+      ["Back-off pulling image", "", 1],
+      ["Back-off restarting failed container", "", 1],
+      ["Back-off restarting failed container", "worker-1", 3],
+    ]);
   });
 });
