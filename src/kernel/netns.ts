@@ -22,9 +22,10 @@ import type { Ruleset } from "../netfilter/model.js";
 import type { RecentEntry } from "../netfilter/packet.js";
 import { Fdb } from "./devices/fdb.js";
 import { KernelError } from "./errors.js";
-import { effectiveConf, freshSysctls, setSysctl } from "./sysctl.js";
-import { RouteTable, selectAddr } from "./route.js";
-import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, Socket, Sysctls, Vxlan, VxlanFdbEntry } from "./types.js";
+import { arpConfKey, effectiveConf, freshSysctls, setSysctl } from "./sysctl.js";
+import { kernelRoute, RouteTable, selectAddr } from "./route.js";
+import { ownVxlanFdb, shareVxlanFdb } from "./devices/vxlan-fdb.js";
+import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, Socket, Sysctls, Vxlan } from "./types.js";
 import { CopyOnRead } from "./copy-on-read.js";
 
 export { KernelError };
@@ -536,9 +537,9 @@ export class NetNs {
   sysctlSet(key: string, value: string | number | boolean): void {
     // Only forwarding and proxy_arp decide who answers an ARP request; agents re-pin sysctls often.
     const arpRelevant = /forward|proxy_arp/.test(key);
-    const before = arpRelevant ? arpConf(this.sysctls) : "";
+    const before = arpRelevant ? arpConfKey(this.sysctls) : "";
     setSysctl(this.sysctls, key, value);
-    if (arpRelevant && arpConf(this.sysctls) !== before) this.host.touched?.();
+    if (arpRelevant && arpConfKey(this.sysctls) !== before) this.host.touched?.();
   }
 
   /** The effective conf of an interface: rp_filter = max(all, IF); route_localnet and proxy_arp = all || IF. */
@@ -596,7 +597,7 @@ export class NetNs {
     c.devices.clear();
     for (const [k, d] of this.devices) {
       // A VXLAN device's remotes (one per other node under flannel) are shared until either side changes them.
-      if (d.kind === "vxlan") sharedVxlanFdbs.add(d.fdb);
+      if (d.kind === "vxlan") shareVxlanFdb(d);
       c.devices.set(k, { ...d });
     }
     c.addrs.push(...this.addrs);
@@ -659,59 +660,4 @@ function parsedAddr(text: string): Cidr {
 /** The neighbour table key. */
 export function neighKey(dev: string, ip: Ipv4): string {
   return `${dev}|${ip}`;
-}
-
-// The forwarding and proxy_arp bits of every conf, as one string to compare.
-function arpConf(s: Sysctls): string {
-  let out = `${+s.all.forwarding}${+s.all.proxyArp}${+s.default.forwarding}${+s.default.proxyArp}`;
-  for (const c of s.perIf.values()) out += `${+c.forwarding}${+c.proxyArp}`;
-  return out;
-}
-
-/**
- * A kernel (`proto kernel`) address route, built with one fixed shape. Routes are immutable: the
- * loopback's (127.0.0.0/8 and its local and broadcast addresses, the same in every namespace)
- * are shared between namespaces rather than built again in each.
- */
-function kernelRoute(dev: string, src: Ipv4, table: "local" | "main", type: "local" | "broadcast" | "unicast", addr: Ipv4, len: number, scope: "host" | "link"): Route {
-  const key = dev === "lo" ? `${src}|${table}|${type}|${addr}/${len}|${scope}` : undefined;
-  const had = key !== undefined ? loopbackRoutes.get(key) : undefined;
-  if (had) return had;
-  const r: Route = { dev, src, metric: 0, proto: "kernel", onlink: false, table, type, dst: { addr, len }, scope };
-  if (key !== undefined && loopbackRoutes.size < 64) loopbackRoutes.set(key, Object.freeze(r));
-  return r;
-}
-const loopbackRoutes = new Map<string, Route>();
-
-/** VXLAN FDB arrays a namespace copy shares with its source. */
-const sharedVxlanFdbs = new WeakSet<readonly VxlanFdbEntry[]>();
-
-/** A VXLAN device's FDB, made its own (entries copied) if a namespace copy shares it: call before changing it. */
-export function ownVxlanFdb(d: Vxlan): VxlanFdbEntry[] {
-  vxlanFdbIndexes.delete(d.fdb);
-  if (sharedVxlanFdbs.has(d.fdb)) (d as { fdb: VxlanFdbEntry[] }).fdb = d.fdb.map((e) => ({ ...e }));
-  return d.fdb;
-}
-
-/** A VXLAN FDB by MAC (first entry per MAC, as a scan finds it) and its default remotes, in order. */
-interface VxlanFdbIndex {
-  readonly byMac: ReadonlyMap<Mac, VxlanFdbEntry>;
-  readonly defaults: readonly Ipv4[];
-}
-const vxlanFdbIndexes = new WeakMap<readonly VxlanFdbEntry[], VxlanFdbIndex>();
-
-/** The entry `vxlan_xmit` uses for `mac` (the first with that MAC), and the all-zeros remotes. */
-export function vxlanFdbLookup(d: Vxlan, mac: Mac): { readonly exact: VxlanFdbEntry | undefined; readonly defaults: readonly Ipv4[] } {
-  let ix = vxlanFdbIndexes.get(d.fdb);
-  if (!ix) {
-    const byMac = new Map<Mac, VxlanFdbEntry>();
-    const defaults: Ipv4[] = [];
-    for (const e of d.fdb) {
-      if (!byMac.has(e.mac)) byMac.set(e.mac, e);
-      if (e.mac === MAC_ZERO) defaults.push(e.dst);
-    }
-    ix = { byMac, defaults };
-    vxlanFdbIndexes.set(d.fdb, ix);
-  }
-  return { exact: ix.byMac.get(mac), defaults: ix.defaults };
 }

@@ -204,3 +204,18 @@ export function selectAddr(addrs: readonly IfAddr[], devOrder: readonly string[]
   }
   return undefined;
 }
+
+/**
+ * A kernel (`proto kernel`) address route, built with one fixed shape. Routes are immutable: the
+ * loopback's (127.0.0.0/8 and its local and broadcast addresses, the same in every namespace)
+ * are shared between namespaces rather than built again in each.
+ */
+export function kernelRoute(dev: string, src: Ipv4, table: "local" | "main", type: "local" | "broadcast" | "unicast", addr: Ipv4, len: number, scope: "host" | "link"): Route {
+  const key = dev === "lo" ? `${src}|${table}|${type}|${addr}/${len}|${scope}` : undefined;
+  const had = key !== undefined ? loopbackRoutes.get(key) : undefined;
+  if (had) return had;
+  const r: Route = { dev, src, metric: 0, proto: "kernel", onlink: false, table, type, dst: { addr, len }, scope };
+  if (key !== undefined && loopbackRoutes.size < 64) loopbackRoutes.set(key, Object.freeze(r));
+  return r;
+}
+const loopbackRoutes = new Map<string, Route>();

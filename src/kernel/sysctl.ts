@@ -68,3 +68,12 @@ export function effectiveConf(sysctls: Sysctls, dev: string): IfConf {
   const a = sysctls.all;
   return { forwarding: c.forwarding, rpFilter: Math.max(a.rpFilter, c.rpFilter) as RpFilter, routeLocalnet: a.routeLocalnet || c.routeLocalnet, proxyArp: a.proxyArp || c.proxyArp };
 }
+
+/** The forwarding and proxy_arp bits of every conf, as one string to compare (who answers an ARP request). */
+export function arpConfKey(s: Sysctls): string {
+
+  let out = `${+s.all.forwarding}${+s.all.proxyArp}${+s.default.forwarding}${+s.default.proxyArp}`;
+  for (const c of s.perIf.values()) out += `${+c.forwarding}${+c.proxyArp}`;
+  return out;
+}
+

@@ -13,7 +13,8 @@
 import { formatIpv4, isMulticastMac, MAC_BROADCAST, type Ipv4 } from "../../net/addr.js";
 import type { EthernetFrame, Ipv4Packet } from "../../net/headers/types.js";
 import { ipv4Header } from "../../net/packet.js";
-import { ownVxlanFdb, vxlanFdbLookup, type NetNs } from "../netns.js";
+import type { NetNs } from "../netns.js";
+import { ownVxlanFdb, vxlanFdbLookup } from "./vxlan-fdb.js";
 import { drop, ipLocalOut, routeOutput, type Kx } from "../ip-pipeline.js";
 import type { Skb } from "../skb.js";
 import type { Vxlan } from "../types.js";
