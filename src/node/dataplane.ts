@@ -32,6 +32,7 @@ import { FLANNEL_ANNOTATIONS, flanneldState, flanneldSync, flannelPlugin, type F
 import { JUMP_CHAINS, syncProxyRules, type LocalDetector, type ProxierConfig, type ProxierInput, type ProxierOutput } from "../kube-proxy/proxier.js";
 import { ensureChain, ensureRule, kubeletIptables } from "./iptables-ensure.js";
 import { flannelAnnotations, nicMac, podListens, vtepMac } from "./agents.js";
+import { LoadBalancer } from "./load-balancer.js";
 import type { HostDecl, NodeDecl, NodeNetworking } from "./config.js";
 
 /** The underlay segment's name. */
@@ -73,6 +74,7 @@ export class Dataplane {
     const root = createRng(cfg.seed ^ 0x5eed);
     for (const d of nodes) this.bootNode(d, root.fork());
     for (const h of externalHosts) this.bootHost(h);
+    this.lb = new LoadBalancer(this.net, externalHosts.map((h) => h.name), NIC);
   }
 
   private bootMachine(name: string, ipText: string, extra: readonly string[]): NetNs {
@@ -147,56 +149,27 @@ export class Dataplane {
     return this.net.clone(seed, { beforeCopy: (name) => this.prepare(name), beforePeek: (name) => this.prepareLinks(name), beforeAnswer: (name) => this.prepareAnswer(name), peekVersion: () => this.gens.nodes });
   }
 
-  private readonly lbRoutes = new Map<string, { node: string; via: Ipv4 }>();
+  private readonly lb: LoadBalancer;
   private lbSynced = -1;
 
-  /**
-   * The load balancer in front of the cluster: for each LoadBalancer ingress address, the
-   * external hosts route it to one node, destination unchanged (as MetalLB's L2 announcement or
-   * a passthrough cloud LB delivers it), and that node's kube-proxy rules decide. The node is the
-   * first by name that is Ready, schedulable and not excluded from external load balancers
-   * (`node.kubernetes.io/exclude-from-external-load-balancers`), and for externalTrafficPolicy
-   * Local one with a ready local endpoint (MetalLB announces only from those).
-   */
+  // The external hosts' routes to the load-balancer addresses (node/load-balancer.ts), after a
+  // change to the Services, EndpointSlices or Nodes.
   private syncLoadBalancers(): void {
     if (!this.cluster || this.lbSynced === this.gens.proxy) return;
     this.lbSynced = this.gens.proxy;
-    const want = new Map<string, { node: string; via: Ipv4 }>();
-    const nodes = (this.cluster.list("Node") as Node[])
-      .filter((n) => n.status?.conditions?.find((c) => c.type === "Ready")?.status === "True" && n.metadata.labels?.["node.kubernetes.io/exclude-from-external-load-balancers"] === undefined)
-      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-    const slices = this.cluster.list("EndpointSlice") as EndpointSlice[];
-    for (const svc of this.cluster.list("Service") as Service[]) {
-      if (svc.spec.type !== "LoadBalancer") continue;
-      const ns = svc.metadata.namespace ?? "default";
-      const local = new Set(slices.filter((s) => s.metadata.namespace === ns && s.metadata.labels?.["kubernetes.io/service-name"] === svc.metadata.name).flatMap((s) => s.endpoints.filter((e) => e.conditions?.ready !== false && e.nodeName).map((e) => e.nodeName as string)));
-      const node = nodes.find((n) => svc.spec.externalTrafficPolicy !== "Local" || local.has(n.metadata.name));
-      const ipText = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
-      if (!node || !ipText) continue;
-      for (const ing of svc.status?.loadBalancer?.ingress ?? []) if (ing.ip) want.set(ing.ip, { node: node.metadata.name, via: ipOf(ipText) });
-    }
-    for (const h of this.externalHosts) {
-      const ns = this.net.ns(h.name);
-      for (const [vip] of this.lbRoutes) if (!want.has(vip)) ns.routeDel({ addr: ipOf(vip), len: 32 });
-      for (const [vip, w] of want) ns.routeReplace({ dst: { addr: ipOf(vip), len: 32 }, via: w.via, dev: NIC });
-    }
-    this.lbRoutes.clear();
-    for (const [k, v] of want) this.lbRoutes.set(k, v);
+    this.lb.sync(this.cluster);
   }
 
   /** The node the load balancer sends an ingress address to, if any. */
   loadBalancerNode(vip: string): string | undefined {
-    this.syncLoadBalancers();
-    return this.lbRoutes.get(vip)?.node;
+    return this.loadBalancerNodes().get(vip);
   }
 
   /** Every ingress address the load balancer routes, and the node it sends it to. */
   loadBalancerNodes(): ReadonlyMap<string, string> {
     this.syncLoadBalancers();
-    if (this.lbNodes?.synced !== this.lbSynced) this.lbNodes = { synced: this.lbSynced, map: new Map([...this.lbRoutes].map(([vip, r]) => [vip, r.node])) };
-    return this.lbNodes.map;
+    return this.lb.nodes();
   }
-  private lbNodes: { readonly synced: number; readonly map: ReadonlyMap<string, string> } | undefined;
 
   /** The node agents that live in the control plane (flannel's node annotations). */
   agents(): Controller[] {
