@@ -38,16 +38,16 @@ export interface NatDecision {
 /** The result of walking one table at one hook. */
 export interface TableVerdict {
   readonly verdict: "ACCEPT" | "DROP" | "REJECT" | "ERROR";
-  readonly rejectWith?: string;
+  readonly rejectWith?: string | undefined;
   /** The rule that decided, or undefined when a policy did. */
-  readonly decidedBy?: RuleHit;
-  readonly nat?: NatDecision;
+  readonly decidedBy?: RuleHit | undefined;
+  readonly nat?: NatDecision | undefined;
   readonly hits: readonly RuleHit[];
   /** The packet after MARK/CT changes. */
   readonly packet: NfPacket;
-  readonly ctMark?: number;
+  readonly ctMark?: number | undefined;
   readonly notrack: boolean;
-  readonly error?: string;
+  readonly error?: string | undefined;
 }
 
 interface Frame {
@@ -169,12 +169,24 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
   let ctMark = ctMark0;
   let notrack = false;
   const hits: RuleHit[] = [];
-  const done = (v: Omit<TableVerdict, "hits" | "packet" | "notrack">): TableVerdict => ({ ...v, hits, packet, notrack, ...(ctMark !== ctMark0 ? { ctMark } : {}) });
-  if (!t || !start) return done({ verdict: "ACCEPT" });
+  // Verdicts and hits are built as whole literals of one shape (no spreads): a walk makes one
+  // verdict and a hit per rule it looks at, on every hook of every hop of a trace.
+  const done = (verdict: TableVerdict["verdict"], decidedBy?: RuleHit, extra?: { rejectWith?: string; nat?: NatDecision; error?: string }): TableVerdict => ({
+    verdict,
+    rejectWith: extra?.rejectWith,
+    decidedBy,
+    nat: extra?.nat,
+    hits,
+    packet,
+    ctMark: ctMark !== ctMark0 ? ctMark : undefined,
+    notrack,
+    error: extra?.error,
+  });
+  if (!t || !start) return done("ACCEPT");
   const stack: Frame[] = [];
   let frame: Frame = { chain: start, pos: 0 };
   for (let steps = 0; ; steps++) {
-    if (steps > 1_000_000) return done({ verdict: "ERROR", error: `walk of ${table} ${env.hook} did not end (rule loop?)` });
+    if (steps > 1_000_000) return done("ERROR", undefined, { error: `walk of ${table} ${env.hook} did not end (rule loop?)` });
     frame.pos = nextCandidate(frame.chain, frame.pos, packet);
     const rule = frame.chain.rules[frame.pos];
     if (!rule) {
@@ -186,7 +198,7 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
       // Underflow: a user chain reached by -g returns here too; the built-in policy decides.
       const policy = start.policy ?? "ACCEPT";
       hits.push({ table, chain: start.name, index: start.rules.length + 1, rule: { base: {}, matches: [], line: 0 }, verdict: `policy ${policy}` });
-      return done({ verdict: policy });
+      return done(policy);
     }
     const index = frame.pos + 1;
     frame.pos++;
@@ -201,7 +213,7 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
       if (r !== false) unknown = r.unknown;
       break;
     }
-    const hit = (verdict: string): RuleHit => ({ table, chain: frame.chain.name, index, rule, verdict, ...(unknown ? { unknown } : {}) });
+    const hit = (verdict: string): RuleHit => (unknown ? { table, chain: frame.chain.name, index, rule, verdict, unknown } : { table, chain: frame.chain.name, index, rule, verdict });
     if (!matched) {
       if (unknown) hits.push(hit("not evaluated"));
       continue;
@@ -215,13 +227,13 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
       case "ACCEPT":
       case "DROP":
         hits.push(hit(tgt.kind));
-        return done({ verdict: tgt.kind, decidedBy: hits[hits.length - 1] as RuleHit });
+        return done(tgt.kind, hits[hits.length - 1]);
       case "REJECT":
         hits.push(hit("REJECT"));
-        return done({ verdict: "REJECT", rejectWith: tgt.with, decidedBy: hits[hits.length - 1] as RuleHit });
+        return done("REJECT", hits[hits.length - 1], { rejectWith: tgt.with });
       case "QUEUE":
         hits.push(hit("QUEUE (no userspace queue: dropped)"));
-        return done({ verdict: "DROP", decidedBy: hits[hits.length - 1] as RuleHit });
+        return done("DROP", hits[hits.length - 1]);
       case "RETURN": {
         hits.push(hit("RETURN"));
         const back = stack.pop();
@@ -233,9 +245,9 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
       case "GOTO": {
         const next = t.chains.get(tgt.chain);
         hits.push(hit(`${tgt.kind === "JUMP" ? "jump" : "goto"} ${tgt.chain}`));
-        if (!next) return done({ verdict: "ERROR", error: `jump to missing chain ${tgt.chain}` });
+        if (!next) return done("ERROR", undefined, { error: `jump to missing chain ${tgt.chain}` });
         if (tgt.kind === "JUMP") {
-          if (stack.length >= JUMP_STACK_MAX) return done({ verdict: "ERROR", error: `jump depth exceeds ${JUMP_STACK_MAX} at ${table}/${frame.chain.name}/${index}` });
+          if (stack.length >= JUMP_STACK_MAX) return done("ERROR", undefined, { error: `jump depth exceeds ${JUMP_STACK_MAX} at ${table}/${frame.chain.name}/${index}` });
           stack.push(frame);
         }
         frame = { chain: next, pos: 0 };
@@ -247,7 +259,7 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
       case "REDIRECT": {
         hits.push(hit(tgt.kind));
         const h = hits[hits.length - 1] as RuleHit;
-        return done({ verdict: "ACCEPT", decidedBy: h, nat: { target: tgt, hit: h } });
+        return done("ACCEPT", h, { nat: { target: tgt, hit: h } });
       }
       case "MARK":
         packet = { ...packet, mark: ((packet.mark & ~tgt.mask) ^ tgt.value) >>> 0 };

@@ -147,65 +147,73 @@ function ruleHits(e: Ev<"nf.table">): NonNullable<Hop["rules"]> {
   return e.hits.map((h: RuleHit) => ({ table: h.table, chain: h.chain, index: h.index, rule: h.verdict.startsWith("policy") ? null : formatRule(h.chain, h.rule), verdict: h.verdict }));
 }
 
+/**
+ * A hop built whole as one literal: a spread of a shared base (`{ ...base, device, … }`) makes
+ * every hop a slow generic clone, and hops are most of a trace's output.
+ */
+function mkHop(w: { node: string | null; label: string }, netns: string, device: string | null, event: string, packet: string | null, detail: string): Hop {
+  return { node: w.node, where: w.label, netns, device, event, packet, detail };
+}
+
 /** Reads one packet's events (and those of the packets it caused) back as hops. */
 function hopsOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Hop[] {
   const out: Hop[] = [];
   for (const e of events) {
     if (e.packetId !== id) continue;
     const w = where(ctx, e.ns);
-    const base = { node: w.node, where: w.label, netns: e.ns };
+    const hop = (device: string | null, event: string, packet: string | null, detail: string): Hop => mkHop(w, e.ns, device, event, packet, detail);
     switch (e.kind) {
       case "dev.tx":
       case "dev.rx":
         if (e.frame.payload.kind !== "ipv4") break;
-        out.push({ ...base, device: e.dev, event: e.kind === "dev.tx" ? "transmit" : "receive", packet: summarizeIpv4(e.frame.payload), detail: `${e.kind === "dev.tx" ? "out of" : "in on"} ${e.dev} (${e.frame.src} > ${e.frame.dst})` });
+        out.push(hop(e.dev, e.kind === "dev.tx" ? "transmit" : "receive", summarizeIpv4(e.frame.payload), `${e.kind === "dev.tx" ? "out of" : "in on"} ${e.dev} (${e.frame.src} > ${e.frame.dst})`));
         break;
       case "route.lookup": {
         const lbNode = ctx.places.get(e.ns)?.kind === "host" ? ctx.lb.get(e.dst) : undefined;
-        out.push({ ...base, device: e.dev ?? null, event: lbNode ? "load balancer" : "route", packet: null, detail: `${e.dst}: ${e.result}${e.via ? ` via ${e.via}` : ""}${e.dev ? ` dev ${e.dev}` : ""}${e.src ? ` src ${e.src}` : ""}${lbNode ? ` (the load balancer hands ${e.dst} to node ${lbNode}, destination unchanged)` : ""}` });
+        out.push(hop(e.dev ?? null, lbNode ? "load balancer" : "route", null, `${e.dst}: ${e.result}${e.via ? ` via ${e.via}` : ""}${e.dev ? ` dev ${e.dev}` : ""}${e.src ? ` src ${e.src}` : ""}${lbNode ? ` (the load balancer hands ${e.dst} to node ${lbNode}, destination unchanged)` : ""}`));
         break;
       }
       case "neigh":
         if (e.result === "miss") break;
-        out.push({ ...base, device: e.dev, event: "neighbour", packet: null, detail: `${e.ip} ${e.result === "hit" || e.result === "resolved" ? `is ${e.mac ?? "?"}` : "did not answer"} on ${e.dev}${e.result === "resolved" ? " (ARP)" : ""}` });
+        out.push(hop(e.dev, "neighbour", null, `${e.ip} ${e.result === "hit" || e.result === "resolved" ? `is ${e.mac ?? "?"}` : "did not answer"} on ${e.dev}${e.result === "resolved" ? " (ARP)" : ""}`));
         break;
       case "bridge.fdb":
         if (e.action === "learn") break;
-        out.push({ ...base, device: e.bridge, event: "bridge", packet: null, detail: e.action === "forward" ? `${e.bridge}: ${e.mac} is on port ${e.port ?? "?"}` : e.action === "flood" ? `${e.bridge}: ${e.mac} unknown, flooded to every port` : `${e.bridge}: ${e.mac} is the bridge itself, up to the host` });
+        out.push(hop(e.bridge, "bridge", null, e.action === "forward" ? `${e.bridge}: ${e.mac} is on port ${e.port ?? "?"}` : e.action === "flood" ? `${e.bridge}: ${e.mac} unknown, flooded to every port` : `${e.bridge}: ${e.mac} is the bridge itself, up to the host`));
         break;
       case "nf.table": {
         const interesting = e.hits.some((h) => !h.verdict.startsWith("policy")) || (e.verdict !== "ACCEPT" && e.verdict !== "DNAT");
         if (!interesting) break;
-        out.push({ ...base, device: e.inIface || e.outIface || null, event: `${e.table} ${e.hook}`, packet: null, detail: `${e.table} ${e.hook}${e.inIface ? ` in ${e.inIface}` : ""}${e.outIface ? ` out ${e.outIface}` : ""}: ${e.verdict}`, rules: ruleHits(e) });
+        out.push({ node: w.node, where: w.label, netns: e.ns, device: e.inIface || e.outIface || null, event: `${e.table} ${e.hook}`, packet: null, detail: `${e.table} ${e.hook}${e.inIface ? ` in ${e.inIface}` : ""}${e.outIface ? ` out ${e.outIface}` : ""}: ${e.verdict}`, rules: ruleHits(e) });
         break;
       }
       case "ct":
-        out.push({ ...base, device: null, event: "conntrack", packet: null, detail: `${e.state} (${e.dir === "ORIGINAL" ? "original" : "reply"} direction) ${tupleText(e.tuple)}` });
+        out.push(hop(null, "conntrack", null, `${e.state} (${e.dir === "ORIGINAL" ? "original" : "reply"} direction) ${tupleText(e.tuple)}`));
         break;
       case "nat":
-        out.push({ ...base, device: null, event: e.reverse ? "un-nat" : e.manip === "dst" ? "dnat" : "snat", packet: null, detail: `${tupleText(e.before)} → ${tupleText(e.after)}${e.reverse ? " (the connection's NAT undone for the reply)" : ""}`, changed: true });
+        out.push({ node: w.node, where: w.label, netns: e.ns, device: null, event: e.reverse ? "un-nat" : e.manip === "dst" ? "dnat" : "snat", packet: null, detail: `${tupleText(e.before)} → ${tupleText(e.after)}${e.reverse ? " (the connection's NAT undone for the reply)" : ""}`, changed: true });
         break;
       case "vxlan.encap": {
         const o = e.outer;
         const u = o.payload.kind === "udp" ? o.payload : undefined;
-        out.push({ ...base, device: e.dev, event: "vxlan encap", packet: summarizeIpv4(o), detail: `${e.dev}: VNI ${e.vni}, outer ${formatIpv4(o.header.src)}:${u?.srcPort ?? "?"} > ${formatIpv4(o.header.dst)}:${u?.dstPort ?? "?"} udp, ttl ${o.header.ttl}, DF ${o.header.df ? "set" : "clear"}`, changed: true });
+        out.push({ node: w.node, where: w.label, netns: e.ns, device: e.dev, event: "vxlan encap", packet: summarizeIpv4(o), detail: `${e.dev}: VNI ${e.vni}, outer ${formatIpv4(o.header.src)}:${u?.srcPort ?? "?"} > ${formatIpv4(o.header.dst)}:${u?.dstPort ?? "?"} udp, ttl ${o.header.ttl}, DF ${o.header.df ? "set" : "clear"}`, changed: true });
         break;
       }
       case "vxlan.decap":
-        out.push({ ...base, device: e.dev, event: "vxlan decap", packet: null, detail: `${e.dev}: VNI ${e.vni}, inner frame received` });
+        out.push(hop(e.dev, "vxlan decap", null, `${e.dev}: VNI ${e.vni}, inner frame received`));
         break;
       case "ttl":
-        out.push({ ...base, device: null, event: "ttl", packet: null, detail: `TTL ${e.from} → ${e.to} (forwarded)` });
+        out.push(hop(null, "ttl", null, `TTL ${e.from} → ${e.to} (forwarded)`));
         break;
       case "deliver":
-        if (e.socket?.startsWith("vxlan ")) out.push({ ...base, device: e.socket.slice(6), event: "vxlan socket", packet: null, detail: `UDP ${port(e.packet) ?? "?"} taken by ${e.socket.slice(6)}'s VXLAN socket` });
-        else out.push({ ...base, device: null, event: "deliver", packet: summarizeIpv4(e.packet), detail: e.to === "kernel" ? "answered by the kernel" : e.socket === "the connecting socket" ? "to the sending socket" : `to socket ${e.socket ?? "?"}` });
+        if (e.socket?.startsWith("vxlan ")) out.push(hop(e.socket.slice(6), "vxlan socket", null, `UDP ${port(e.packet) ?? "?"} taken by ${e.socket.slice(6)}'s VXLAN socket`));
+        else out.push(hop(null, "deliver", summarizeIpv4(e.packet), e.to === "kernel" ? "answered by the kernel" : e.socket === "the connecting socket" ? "to the sending socket" : `to socket ${e.socket ?? "?"}`));
         break;
       case "note":
-        out.push({ ...base, device: null, event: "note", packet: null, detail: e.text });
+        out.push(hop(null, "note", null, e.text));
         break;
       case "drop":
-        out.push({ ...base, device: e.dev ?? null, event: "drop", packet: null, detail: `${e.reason}: ${e.text}` });
+        out.push(hop(e.dev ?? null, "drop", null, `${e.reason}: ${e.text}`));
         break;
       default:
     }
