@@ -323,15 +323,19 @@ export class Dataplane {
       if (linksStale) this.pinSysctls(h);
       return;
     }
+    let synced = linksStale;
     if (h.synced.proxy !== this.gens.proxy) {
       h.synced.proxy = this.gens.proxy;
       this.syncProxy(h);
+      synced = true;
     }
     if (h.synced.pods !== this.gens.pods) {
       h.synced.pods = this.gens.pods;
       this.syncSockets(h);
+      synced = true;
     }
-    this.pinSysctls(h);
+    // The topology's sysctls win over what a sync may have set; a node already up to date has them.
+    if (synced) this.pinSysctls(h);
   }
 
   private leasesMemo: { readonly version: number; readonly leases: Lease[] } | undefined;
