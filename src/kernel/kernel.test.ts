@@ -68,6 +68,25 @@ describe("Fdb", () => {
     expect(f.learn("02:00:00:00:00:aa" as never, "p3", 0)).toBe(false);
     expect(f.lookup("02:00:00:00:00:aa" as never, 10_000_000, 300_000)?.port).toBe("p1");
   });
+
+  it("a copy reads the source's entries and its own changes (learn, move, age-out, port flush) stay its own", () => {
+    const f = new Fdb();
+    const [a, b, c] = ["02:00:00:00:00:01", "02:00:00:00:00:02", "02:00:00:00:00:03"] as never[];
+    f.addLocal("02:00:00:00:00:aa" as never, undefined, 0);
+    f.learn(a as never, "p1", 0);
+    f.learn(b as never, "p2", 0);
+    const before = JSON.stringify(f.entries(0, 300_000));
+    const g = f.clone();
+    expect(JSON.stringify(g.entries(0, 300_000))).toBe(before);
+    expect(g.learn(a as never, "p3", 10)).toBe(true);
+    expect(g.learn(c as never, "p1", 10)).toBe(true);
+    g.flushPort("p2");
+    expect(g.lookup(a as never, 10, 300_000)?.port).toBe("p3");
+    expect(g.lookup(b as never, 10, 300_000)).toBeUndefined();
+    expect(g.entries(400_000, 300_000).map((e) => e.mac)).toEqual(["02:00:00:00:00:aa"]);
+    expect(JSON.stringify(f.entries(0, 300_000))).toBe(before);
+    expect(f.lookup(a as never, 10, 300_000)?.port).toBe("p1");
+  });
 });
 
 describe("namespace mutations have the kernel's side effects", () => {

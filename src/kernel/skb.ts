@@ -40,23 +40,4 @@ export interface Skb {
   readonly local: boolean;
 }
 
-/** The on-wire length of an IPv4 packet (header + payload), computed without encoding. */
-export function ipv4Length(p: Ipv4Packet): number {
-  const h = 20 + (p.header.options?.length ?? 0);
-  const pl = p.payload;
-  switch (pl.kind) {
-    case "tcp":
-      return h + 20 + (pl.options?.length ?? 0) + pl.payload.length;
-    case "udp":
-      return h + 8 + (pl.payload.kind === "vxlan" ? 8 + ethernetLength(pl.payload.inner) : pl.payload.bytes.length);
-    case "icmp":
-      return h + 8 + pl.payload.length;
-    case "raw":
-      return h + pl.bytes.length;
-  }
-}
-
-function ethernetLength(f: { readonly payload: { readonly kind: string } }): number {
-  const pl = f.payload as { kind: "arp" } | Ipv4Packet | { kind: "raw"; bytes: Uint8Array };
-  return 14 + (pl.kind === "arp" ? 28 : pl.kind === "ipv4" ? ipv4Length(pl) : pl.bytes.length);
-}
+export { ipv4Length } from "../net/packet.js";

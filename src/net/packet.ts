@@ -4,7 +4,7 @@
  * values (STYLE 3.4). A `Skb` analogue lives in the kernel layer; these helpers only touch headers.
  */
 import type { Ipv4 } from "./addr.js";
-import type { Ipv4Header, Ipv4Packet } from "./headers/types.js";
+import type { EthernetFrame, Ipv4Header, Ipv4Packet } from "./headers/types.js";
 import { IPPROTO_ICMP, type Proto, type Tuple } from "./tuple.js";
 
 /** Default header values for locally generated packets (Linux: TTL 64, DF set for TCP/UDP/ICMP). */
@@ -85,4 +85,26 @@ function withPort(p: Ipv4Packet, which: "src" | "dst", port: number | undefined)
 /** A copy with a new TTL. */
 export function withTtl(p: Ipv4Packet, ttl: number): Ipv4Packet {
   return { ...p, header: { ...p.header, ttl } };
+}
+
+/** The on-wire length of an IPv4 packet (header + payload), computed without encoding. */
+export function ipv4Length(p: Ipv4Packet): number {
+  const h = 20 + (p.header.options?.length ?? 0);
+  const pl = p.payload;
+  switch (pl.kind) {
+    case "tcp":
+      return h + 20 + (pl.options?.length ?? 0) + pl.payload.length;
+    case "udp":
+      return h + 8 + (pl.payload.kind === "vxlan" ? 8 + ethernetLength(pl.payload.inner) : pl.payload.bytes.length);
+    case "icmp":
+      return h + 8 + pl.payload.length;
+    case "raw":
+      return h + pl.bytes.length;
+  }
+}
+
+/** The on-wire length of an Ethernet frame (no FCS), as `encodeEthernet` would make it, without encoding. */
+export function ethernetLength(f: EthernetFrame): number {
+  const pl = f.payload;
+  return 14 + (pl.kind === "arp" ? 28 : pl.kind === "ipv4" ? ipv4Length(pl) : pl.bytes.length);
 }

@@ -6,7 +6,7 @@
  */
 import { formatIpv4, ipv4 } from "./addr.js";
 import { u16, u32 } from "./bytes.js";
-import { encodeEthernet } from "./headers/ethernet.js";
+import { ethernetLength } from "./packet.js";
 import { summarizeArp } from "./headers/ethernet.js";
 import type { EthernetFrame, IcmpMessage, Ipv4Packet, TcpSegment } from "./headers/types.js";
 import { ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG } from "./headers/types.js";
@@ -98,7 +98,7 @@ export function summarizeIpv4(p: Ipv4Packet): string {
  */
 export function summarizeFrame(f: EthernetFrame): string {
   const p = f.payload;
-  const len = encodeEthernet(f).length;
+  const len = ethernetLength(f);
   const l2 = `${f.src} > ${f.dst}`;
   switch (p.kind) {
     case "ipv4":

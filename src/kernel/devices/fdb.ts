@@ -6,6 +6,7 @@
  * entries added with `bridge fdb add … master`.
  */
 import { type Mac } from "../../net/addr.js";
+import { CopyOnRead } from "../copy-on-read.js";
 
 /** One FDB entry. `port` undefined means the bridge device itself. */
 export interface FdbEntry {
@@ -20,7 +21,7 @@ export interface FdbEntry {
 
 /** The FDB of one bridge. Iteration order is insertion order (the kernel's is hash order). */
 export class Fdb {
-  private readonly byMac = new Map<Mac, FdbEntry>();
+  private byMac: Map<Mac, FdbEntry> = new Map();
 
   /** Entries still alive at `now` (expired learned entries are removed, as the gc timer does). */
   entries(now: number, ageingMs: number): FdbEntry[] {
@@ -82,10 +83,14 @@ export class Fdb {
     for (const [k, e] of this.byMac) if (!e.permanent && now - e.updatedAt >= ageingMs) this.byMac.delete(k);
   }
 
-  /** A deep copy. */
+  /**
+   * A copy whose entries are copied when first read (kernel/copy-on-read.ts): a trace's copy of a
+   * node reads the few MACs its frames carry, not the bridge's every port. As with the namespaces,
+   * this FDB must not change while the copy is in use.
+   */
   clone(): Fdb {
     const f = new Fdb();
-    for (const [k, e] of this.byMac) f.byMac.set(k, { ...e });
+    f.byMac = new CopyOnRead(this.byMac, (e) => ({ ...e })) as Map<string, FdbEntry> as Map<Mac, FdbEntry>;
     return f;
   }
 }

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { loadCapture } from "../../../test/support/fixtures.js";
 import { formatIpv4, ip, ipv4, mac, type Ipv4 } from "../addr.js";
 import { inetChecksum, toHex } from "../bytes.js";
+import { ethernetLength, ipv4Length } from "../packet.js";
 import { summarizeFrame } from "../summary.js";
 import { decodeEthernet, encodeEthernet } from "./ethernet.js";
 import { decodeIpv4, encodeIpv4 } from "./ipv4.js";
@@ -218,6 +219,20 @@ describe("round trips (fast-check)", () => {
         if (d.ok) expect(d.value).toEqual(f);
       }),
     );
+  });
+
+  it("the computed lengths (MTU checks, tcpdump's `length`) equal the encoders' byte counts", () => {
+    fc.assert(
+      fc.property(arbMac, arbMac, arbHeader, arbPacket, fc.boolean(), (a, b, outer, inner, wrap) => {
+        expect(ipv4Length(inner)).toBe(encodeIpv4(inner).length);
+        const f: EthernetFrame = wrap
+          ? { kind: "eth", dst: a, src: b, payload: { kind: "ipv4", header: outer, payload: { kind: "udp", srcPort: 40000, dstPort: 8472, payload: { kind: "vxlan", vni: 1, inner: { kind: "eth", dst: b, src: a, payload: inner } } } } }
+          : { kind: "eth", dst: a, src: b, payload: inner };
+        expect(ethernetLength(f)).toBe(encodeEthernet(f).length);
+      }),
+    );
+    const arp: EthernetFrame = { kind: "eth", dst: mac("ff:ff:ff:ff:ff:ff"), src: mac("02:00:00:00:00:01"), payload: { kind: "arp", op: 1, senderMac: mac("02:00:00:00:00:01"), senderIp: ip("10.0.0.1"), targetMac: mac("00:00:00:00:00:00"), targetIp: ip("10.0.0.2") } };
+    expect(ethernetLength(arp)).toBe(encodeEthernet(arp).length);
   });
 
   it("every encoded IPv4 header checksums to zero", () => {
