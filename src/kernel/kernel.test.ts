@@ -354,6 +354,66 @@ describe("the underlay segment", () => {
   });
 });
 
+describe("a bridge's flood of a broadcast ARP request in a clone", () => {
+  // A node's bridge with four pods (p1…p4, 10.244.1.2–5/24, gateway 10.244.1.1 on br0); p4 does
+  // proxy_arp with forwarding (it answers for 10.99.0.0/16, which it routes).
+  const build = (): Network => {
+    const net = new Network({ seed: 5 });
+    const script = ["ip netns add node", "node: ip link add br0 type bridge", "node: ip addr add 10.244.1.1/24 dev br0", "node: ip link set br0 up"];
+    for (let i = 1; i <= 4; i++) {
+      script.push(`ip netns add p${i}`, `node: ip link add veth${i} type veth peer name eth0 netns p${i}`, `node: ip link set veth${i} master br0`, `node: ip link set veth${i} up`);
+      script.push(`p${i}: ip addr add 10.244.1.${i + 1}/24 dev eth0`, `p${i}: ip link set eth0 up`, `p${i}: ip route add default via 10.244.1.1`);
+    }
+    script.push("p4: ip link add d0 type veth peer name d1", "p4: ip link set d0 up", "p4: ip link set d1 up", "p4: ip route add 10.99.0.0/16 dev d0");
+    applyScript(net, script.join("\n"));
+    net.ns("p4").sysctlSet("net.ipv4.ip_forward", "1");
+    net.ns("p4").sysctlSet("net.ipv4.conf.eth0.proxy_arp", "1");
+    net.ns("p3").listen("tcp", 0 as Ipv4, 8080, { label: "p3" });
+    return net;
+  };
+  const unseq = (es: readonly KernelEvent[]): unknown[] => es.map(({ seq: _seq, ...rest }) => rest);
+
+  it.each([
+    // p2 ignores every request; p3 owns .4 (and answers); p4 always gets it (proxy_arp).
+    ["a pod's ARP for another pod", "p1", "10.244.1.4", ["p2"]],
+    ["a pod's ARP for an address nobody has", "p1", "10.244.1.200", ["p2", "p3"]],
+    ["the node's ARP for a pod (flooded from the bridge device)", "node", "10.244.1.4", ["p1", "p2"]],
+  ])("%s: the original's events but the inert far ends' receives, which stay uncopied", (_what, from, dst, inert) => {
+    const direct = build();
+    direct.send(from, { proto: "tcp", dst: ip(dst), sport: 50000, dport: 8080 });
+    const want = direct.drain();
+    const orig = build();
+    const copy = orig.clone(5);
+    copy.send(from, { proto: "tcp", dst: ip(dst), sport: 50000, dport: 8080 });
+    const got = copy.drain();
+    const bystander = (e: KernelEvent): boolean => e.kind === "dev.rx" && e.ns !== from && copy.peekNs(e.ns) === orig.ns(e.ns) && e.frame.payload.kind === "arp" && e.frame.payload.op === 1;
+    expect(want.filter(bystander).map((e) => e.ns)).toEqual(inert);
+    expect(JSON.stringify(unseq(got))).toBe(JSON.stringify(unseq(want.filter((e) => !bystander(e)))));
+    // The bridge still transmits on every port (tcpdump on veth2 sees the request).
+    expect(got.some((e) => e.kind === "dev.tx" && e.ns === "node" && e.dev === "veth2" && e.frame.payload.kind === "arp")).toBe(true);
+    expect(copy.peekNs("p2")).toBe(orig.ns("p2"));
+  });
+
+  it("follows the source: a pod that takes the address, or turns proxy_arp on, gets the next request", () => {
+    const net = build();
+    const answered = (dst: string): string | undefined => {
+      const c = net.clone(5);
+      c.send("p1", { proto: "udp", dst: ip(dst), sport: 50000, dport: 53 });
+      const r = c.drain().find((e) => e.kind === "neigh" && e.result === "resolved" && e.ip === dst);
+      return r && r.kind === "neigh" ? r.mac : undefined;
+    };
+    expect(answered("10.244.1.50")).toBeUndefined();
+    net.ns("p2").addrAdd("eth0", "10.244.1.50/24");
+    expect(answered("10.244.1.50")).toBe(net.ns("p2").dev("eth0").mac);
+    // p3 starts proxying 10.77.0.0/16 (with forwarding), which p1 reaches on-link.
+    applyScript(net, "p3: ip link add e0 type veth peer name e1\np3: ip link set e0 up\np3: ip link set e1 up\np3: ip route add 10.77.0.0/16 dev e0\np1: ip route add 10.77.0.0/16 dev eth0");
+    expect(answered("10.77.0.9")).toBeUndefined();
+    net.ns("p3").sysctlSet("net.ipv4.ip_forward", "1");
+    net.ns("p3").sysctlSet("net.ipv4.conf.eth0.proxy_arp", "1");
+    expect(answered("10.77.0.9")).toBe(net.ns("p3").dev("eth0").mac);
+  });
+});
+
 describe("namespace copies share big tables until either side changes them", () => {
   // A node with a VXLAN device, remotes (neighbour, FDB entry, route) and a large route table.
   const build = (): Network => {

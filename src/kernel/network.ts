@@ -21,6 +21,7 @@ import { ipLocalOut, netifReceive, type Kx, type SendOptions } from "./ip-pipeli
 import { CopyOnRead } from "./copy-on-read.js";
 import { KernelError, NetNs, type NsHost } from "./netns.js";
 import type { Skb } from "./skb.js";
+import type { Device } from "./types.js";
 
 /** A receive waiting in the queue. */
 export interface QueuedRx {
@@ -81,6 +82,48 @@ interface ArpIndex {
   readonly prefixes: readonly { readonly addr: number; readonly len: number; readonly nics: readonly number[] }[];
   readonly always: readonly number[];
   readonly byNs: ReadonlyMap<string, readonly number[]>;
+  /** A bridge's ports, in order (the listeners are their far ends); empty for a segment. */
+  readonly names: readonly string[];
+}
+
+/**
+ * Classifies each listener (a NIC on a segment, a bridge port's far end; undefined: deliver always)
+ * as `inertArpRequest` would for an uncopied namespace of the source network.
+ */
+function buildArpIndex(src: Network, listeners: readonly ({ readonly ns: string; readonly dev: string } | undefined)[], peek: number, names: readonly string[]): ArpIndex {
+  const owners = new Map<number, number[]>();
+  const prefixes = new Map<string, { addr: number; len: number; nics: number[] }>();
+  const always: number[] = [];
+  const byNs = new Map<string, number[]>();
+  listeners.forEach((n, i) => {
+    if (!n) return void always.push(i);
+    byNs.set(n.ns, [...(byNs.get(n.ns) ?? []), i]);
+    const ns = src.peekNs(n.ns);
+    const dev = ns?.devices.get(n.dev);
+    if (!ns || !dev || (dev.kind !== "nic" && dev.kind !== "veth") || !dev.up || dev.master !== undefined) return void always.push(i);
+    const conf = ns.conf(dev.name);
+    if (conf.proxyArp && conf.forwarding) return void always.push(i);
+    for (const r of ns.local.list()) {
+      if (r.type !== "local") continue;
+      if (r.dst.len === 32) owners.set(r.dst.addr, [...(owners.get(r.dst.addr) ?? []), i]);
+      else {
+        const key = `${r.dst.addr}/${r.dst.len}`;
+        const p = prefixes.get(key) ?? { addr: r.dst.addr, len: r.dst.len, nics: [] };
+        p.nics.push(i);
+        prefixes.set(key, p);
+      }
+    }
+  });
+  return { version: src.arpVersionNow(), peek, owners, prefixes: [...prefixes.values()], always, byNs, names };
+}
+
+/** The listeners (sorted positions) that must get a broadcast ARP request for `target`. */
+function pickArpReceivers(ix: ArpIndex, target: Ipv4, copied: Iterable<string>): number[] {
+  const pick = new Set<number>(ix.always);
+  for (const i of ix.owners.get(target) ?? []) pick.add(i);
+  for (const p of ix.prefixes) if (((target ^ p.addr) & maskOf(p.len)) >>> 0 === 0) for (const i of p.nics) pick.add(i);
+  for (const k of copied) for (const i of ix.byNs.get(k) ?? []) pick.add(i);
+  return [...pick].sort((a, b) => a - b);
 }
 
 /** Options for a network. */
@@ -106,6 +149,10 @@ export class Network implements NsHost {
   private source: Network | undefined;
   /** Changes that can alter who answers an ARP request (NsHost.touched), and the indexes built at a count. */
   private arpVersion = 0;
+  /** The count of changes that can alter who answers an ARP request (see `touched`). */
+  arpVersionNow(): number {
+    return this.arpVersion;
+  }
   private readonly arpIndexes = new Map<string, ArpIndex>();
   readonly clock: Clock;
   readonly rng: Rng;
@@ -340,11 +387,19 @@ export class Network implements NsHost {
     seg.fdb.learn(frame.src, `${from.ns}/${from.dev}`, now);
     const known = frame.dst === MAC_BROADCAST ? undefined : seg.fdb.lookup(frame.dst, now, 300_000);
     const arp = frame.dst === MAC_BROADCAST && frame.payload.kind === "arp" && frame.payload.op === 1 ? frame.payload : undefined;
+    if (known?.port !== undefined) {
+      // A learned destination: the one NIC on that port, if it is still on the segment (a
+      // namespace's NICs are named `ns/dev`; a device name has no "/").
+      const cut = known.port.lastIndexOf("/");
+      const ns = known.port.slice(0, cut);
+      const dev = known.port.slice(cut + 1);
+      if ((ns !== from.ns || dev !== from.dev) && seg.nics.some((n) => n.ns === ns && n.dev === dev)) this.enqueue({ ns, dev, frame, packetId });
+      return;
+    }
     const only = arp ? this.arpCandidates(segment, seg, arp.targetIp) : undefined;
     const nics = only ? only.map((i) => seg.nics[i] as Segment["nics"][number]) : seg.nics;
     for (const n of nics) {
       if (n.ns === from.ns && n.dev === from.dev) continue;
-      if (known && known.port !== `${n.ns}/${n.dev}`) continue;
       this.enqueue({ ns: n.ns, dev: n.dev, frame, packetId });
     }
   }
@@ -355,12 +410,7 @@ export class Network implements NsHost {
     const nss = this.namespaces;
     if (!(nss instanceof CopyOnRead)) return undefined;
     const ix = this.arpIndex(name, seg);
-    if (!ix) return undefined;
-    const pick = new Set<number>(ix.always);
-    for (const i of ix.owners.get(target) ?? []) pick.add(i);
-    for (const p of ix.prefixes) if (((target ^ p.addr) & maskOf(p.len)) >>> 0 === 0) for (const i of p.nics) pick.add(i);
-    for (const k of nss.copiedKeys()) for (const i of ix.byNs.get(k) ?? []) pick.add(i);
-    return [...pick].sort((a, b) => a - b);
+    return ix ? pickArpReceivers(ix, target, nss.copiedKeys()) : undefined;
   }
 
   /**
@@ -379,31 +429,39 @@ export class Network implements NsHost {
     // proxy_arp answers from routes: a NIC with it on is always delivered to, so its routes are
     // read (after beforePeek) only when the request reaches it.
     for (const n of sseg.nics) (this.beforeAnswer ?? this.beforePeek)?.(n.ns);
-    const owners = new Map<number, number[]>();
-    const prefixes = new Map<string, { addr: number; len: number; nics: number[] }>();
-    const always: number[] = [];
-    const byNs = new Map<string, number[]>();
-    sseg.nics.forEach((n, i) => {
-      byNs.set(n.ns, [...(byNs.get(n.ns) ?? []), i]);
-      const ns = src.peekNs(n.ns);
-      const dev = ns?.devices.get(n.dev);
-      if (!ns || !dev || (dev.kind !== "nic" && dev.kind !== "veth") || !dev.up || dev.master !== undefined) return void always.push(i);
-      const conf = ns.conf(dev.name);
-      if (conf.proxyArp && conf.forwarding) return void always.push(i);
-      for (const r of ns.local.list()) {
-        if (r.type !== "local") continue;
-        if (r.dst.len === 32) owners.set(r.dst.addr, [...(owners.get(r.dst.addr) ?? []), i]);
-        else {
-          const key = `${r.dst.addr}/${r.dst.len}`;
-          const p = prefixes.get(key) ?? { addr: r.dst.addr, len: r.dst.len, nics: [] };
-          p.nics.push(i);
-          prefixes.set(key, p);
-        }
-      }
-    });
-    const ix: ArpIndex = { version: src.arpVersion, peek, owners, prefixes: [...prefixes.values()], always, byNs };
+    const ix = buildArpIndex(src, sseg.nics, peek, []);
     src.arpIndexes.set(name, ix);
     return ix;
+  }
+
+  /**
+   * The ports (positions in `ports`) through which a bridge in a clone must flood a broadcast ARP
+   * request: those whose far end could answer it or keep anything from it, those whose far end
+   * the clone already copied, and every port that is not a veth. Undefined: all of them (not a
+   * clone, not an ARP request, or the bridge's ports differ from the source's). The far ends left
+   * out would take it as inert (`inertArpRequest`), as on the underlay (`segmentXmit`): the
+   * bridge's transmits are still recorded, their receives are not, and a pod's ARP for its
+   * gateway costs the answerers, not every pod on the node.
+   */
+  arpFloodPorts(ns: string, bridge: string, ports: readonly Device[], frame: EthernetFrame): ReadonlySet<number> | undefined {
+    const nss = this.namespaces;
+    const src = this.source;
+    if (!(nss instanceof CopyOnRead) || !src || frame.dst !== MAC_BROADCAST || frame.payload.kind !== "arp" || frame.payload.op !== 1) return undefined;
+    const key = `${ns}\0${bridge}`;
+    const peek = this.peekVersion?.() ?? 0;
+    let ix = src.arpIndexes.get(key);
+    if (!ix || ix.version !== src.arpVersion || ix.peek !== peek) {
+      const sns = src.peekNs(ns);
+      if (!sns) return undefined;
+      const sports = [...sns.devices.values()].filter((d) => d.master === bridge);
+      const far = sports.map((d) => (d.kind === "veth" ? { ns: d.peerNs, dev: d.peer } : undefined));
+      for (const f of far) if (f) (this.beforeAnswer ?? this.beforePeek)?.(f.ns);
+      ix = buildArpIndex(src, far, peek, sports.map((d) => d.name));
+      src.arpIndexes.set(key, ix);
+    }
+    const names = ix.names;
+    if (names.length !== ports.length || ports.some((d, i) => d.name !== names[i])) return undefined;
+    return new Set(pickArpReceivers(ix, frame.payload.targetIp, nss.copiedKeys()));
   }
 
   /**

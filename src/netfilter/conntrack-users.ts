@@ -13,18 +13,25 @@ const cache = new WeakMap<Ruleset, boolean>();
 /** True when loading `rs` would start connection tracking in its namespace. */
 export function usesConntrack(rs: Ruleset): boolean {
   let v = cache.get(rs);
-  if (v !== undefined) return v;
-  v = false;
+  if (v === undefined) {
+    v = scan(rs);
+    cache.set(rs, v);
+  }
+  return v;
+}
+
+// The first user found decides: a node's kube-proxy rules have a nat table, so its 100,000s of
+// rules are not read.
+function scan(rs: Ruleset): boolean {
+  if (rs.tables.has("nat")) return true;
   for (const t of rs.tables.values()) {
-    if (t.name === "nat") v = true;
     for (const c of t.chains.values()) {
       for (const r of c.rules) {
-        if (r.matches.some((m) => m.kind === "conntrack" || m.kind === "connmark")) v = true;
+        if (r.matches.some((m) => m.kind === "conntrack" || m.kind === "connmark")) return true;
         const k = r.target?.kind;
-        if (k === "CONNMARK" || k === "CT" || k === "DNAT" || k === "SNAT" || k === "MASQUERADE" || k === "REDIRECT") v = true;
+        if (k === "CONNMARK" || k === "CT" || k === "DNAT" || k === "SNAT" || k === "MASQUERADE" || k === "REDIRECT") return true;
       }
     }
   }
-  cache.set(rs, v);
-  return v;
+  return false;
 }

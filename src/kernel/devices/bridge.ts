@@ -111,11 +111,19 @@ function ports(ns: NetNs, br: Bridge): Device[] {
   return [...ns.devices.values()].filter((d) => d.master === br.name);
 }
 
-// br_flood: every port but the ingress one (unless it has hairpin on).
+// br_flood: every port but the ingress one (unless it has hairpin on). In a trace's copy, a
+// broadcast ARP request is transmitted on every port but received only where it could matter
+// (Network.arpFloodPorts).
 function flood(k: Kx, ns: NetNs, br: Bridge, inPort: Device | undefined, f: EthernetFrame, packetId: number, skb?: Skb): void {
-  for (const p of ports(ns, br)) {
+  const all = ports(ns, br);
+  const only = k.net.arpFloodPorts(ns.name, br.name, all, f);
+  for (const [i, p] of all.entries()) {
     if (p === inPort && !p.hairpin) continue;
     if (!p.up) continue;
+    if (only && !only.has(i)) {
+      k.record({ kind: "dev.tx", packetId, ns: ns.name, dev: p.name, frame: f });
+      continue;
+    }
     if (inPort) brForward(k, ns, br, inPort, p, f, packetId, skb ? { ...skb } : undefined);
     else devXmit(k, ns, p, f, packetId);
   }
