@@ -146,27 +146,65 @@ export function schedulePod(input: ScheduleInput): ScheduleResult {
   return { ok: true, node: (feasible[best] as NodeInfo).name, nextStartIndex, evaluated: processed };
 }
 
-/** The weighted total score of each feasible node (same order). */
+/**
+ * The weighted total score of each feasible node (same order): NodeResourcesFit (LeastAllocated,
+ * weight 1), NodeResourcesBalancedAllocation (1), NodeAffinity (2), PodTopologySpread (2) and
+ * TaintToleration (3), each normalised as kube-scheduler does. PodTopologySpread is the system
+ * default constraint on `kubernetes.io/hostname` (maxSkew 3, ScheduleAnyway): raw score
+ * `count·log(domains+2) + (maxSkew-1)`, normalised so the emptiest node gets the most (the zone
+ * constraint applies only where nodes carry zone labels; podwire's nodes do not by default, and it
+ * is not modelled). At 5,000 nodes the scheduler
+ * scores 500 nodes per pod, so this makes two passes and a few arrays, no per-node allocation.
+ */
 export function scoreNodes(pod: Pod, nodes: readonly NodeInfo[], spreadCounts?: ReadonlyMap<string, number>): number[] {
   const req = podRequests(pod);
-  const least = nodes.map((i) => {
+  const n = nodes.length;
+  const total = new Array<number>(n);
+  const preferring = (pod.spec.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0;
+  const preferRaw = preferring ? new Array<number>(n) : undefined;
+  let preferMax = 0;
+  let taintRaw: number[] | undefined;
+  let taintMax = 0;
+  const weight = spreadCounts ? Math.log(n + 2) : 0;
+  const spreadRaw = spreadCounts ? new Array<number>(n) : undefined;
+  let spreadMin = Infinity;
+  let spreadMax = -Infinity;
+  for (let k = 0; k < n; k += 1) {
+    const i = nodes[k] as NodeInfo;
     const cpu = leastAllocated(i.nonZeroMilliCpu + req.nonZeroMilliCpu, i.allocMilliCpu);
     const mem = leastAllocated(i.nonZeroMemory + req.nonZeroMemory, i.allocMemory);
-    return Math.floor((cpu + mem) / 2);
-  });
-  const balanced = nodes.map((i) => {
     const fc = i.allocMilliCpu > 0 ? Math.min(1, (i.milliCpu + req.milliCpu) / i.allocMilliCpu) : 1;
     const fm = i.allocMemory > 0 ? Math.min(1, (i.memory + req.memory) / i.allocMemory) : 1;
-    return Math.trunc((1 - Math.abs(fc - fm) / 2) * 100);
-  });
-  const preferRaw = nodes.map((i) => preferredAffinityScore(pod, i.node));
-  const preferMax = Math.max(0, ...preferRaw);
-  const prefer = preferRaw.map((s) => (preferMax === 0 ? 0 : Math.floor((s * 100) / preferMax)));
-  const taintRaw = nodes.map((i) => (i.node.spec.taints ?? []).filter((t) => t.effect === "PreferNoSchedule" && firstUntolerated([t], pod.spec.tolerations, ["PreferNoSchedule"])).length);
-  const taintMax = Math.max(0, ...taintRaw);
-  const taint = taintRaw.map((c) => (taintMax === 0 ? 100 : 100 - Math.floor((c * 100) / taintMax)));
-  const spread = spreadScores(nodes, spreadCounts);
-  return nodes.map((_, k) => (least[k] as number) + (balanced[k] as number) + 2 * (prefer[k] as number) + 2 * (spread[k] as number) + 3 * (taint[k] as number));
+    total[k] = Math.floor((cpu + mem) / 2) + Math.trunc((1 - Math.abs(fc - fm) / 2) * 100);
+    if (preferRaw) {
+      const p = preferredAffinityScore(pod, i.node);
+      preferRaw[k] = p;
+      if (p > preferMax) preferMax = p;
+    }
+    const taints = i.node.spec.taints;
+    if (taints && taints.length > 0) {
+      let c = 0;
+      for (const t of taints) if (t.effect === "PreferNoSchedule" && firstUntolerated([t], pod.spec.tolerations, ["PreferNoSchedule"])) c += 1;
+      if (c > 0) {
+        taintRaw ??= new Array<number>(n).fill(0);
+        taintRaw[k] = c;
+        if (c > taintMax) taintMax = c;
+      }
+    }
+    if (spreadRaw && spreadCounts) {
+      const r = Math.round((spreadCounts.get(i.name) ?? 0) * weight + 2);
+      spreadRaw[k] = r;
+      if (r < spreadMin) spreadMin = r;
+      if (r > spreadMax) spreadMax = r;
+    }
+  }
+  for (let k = 0; k < n; k += 1) {
+    const prefer = preferRaw && preferMax > 0 ? Math.floor(((preferRaw[k] as number) * 100) / preferMax) : 0;
+    const spread = spreadRaw ? (spreadMax === 0 ? 100 : Math.floor((100 * (spreadMax + spreadMin - (spreadRaw[k] as number))) / spreadMax)) : 0;
+    const taint = taintMax === 0 ? 100 : 100 - Math.floor((((taintRaw as number[])[k] as number) * 100) / taintMax);
+    total[k] = (total[k] as number) + 2 * prefer + 2 * spread + 3 * taint;
+  }
+  return total;
 }
 
 function leastAllocated(requested: number, capacity: number): number {
@@ -174,17 +212,3 @@ function leastAllocated(requested: number, capacity: number): number {
   return Math.floor(((capacity - requested) * 100) / capacity);
 }
 
-/**
- * PodTopologySpread with the system default constraint on `kubernetes.io/hostname` (maxSkew 3,
- * ScheduleAnyway): raw score `count·log(domains+2) + (maxSkew-1)`, normalised so the emptiest node
- * gets the most. (The zone constraint applies only where nodes carry zone labels; podwire's nodes
- * do not by default, and it is not modelled.)
- */
-function spreadScores(nodes: readonly NodeInfo[], counts: ReadonlyMap<string, number> | undefined): number[] {
-  if (!counts) return nodes.map(() => 0);
-  const weight = Math.log(nodes.length + 2);
-  const raw = nodes.map((i) => Math.round((counts.get(i.name) ?? 0) * weight + 2));
-  const min = Math.min(...raw);
-  const max = Math.max(...raw);
-  return raw.map((s) => (max === 0 ? 100 : Math.floor((100 * (max + min - s)) / max)));
-}

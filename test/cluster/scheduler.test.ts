@@ -6,7 +6,12 @@
  */
 import { describe, expect, it } from "vitest";
 import type { NodeSpec } from "../../src/cluster/cluster.js";
-import { fitErrorMessage, numFeasibleNodesToFind } from "../../src/cluster/scheduler.js";
+import fc from "fast-check";
+import type { Node, Taint } from "../../src/cluster/api/types.js";
+import type { NodeInfo } from "../../src/cluster/node-info.js";
+import { podRequests } from "../../src/cluster/node-info.js";
+import { fitErrorMessage, numFeasibleNodesToFind, scoreNodes } from "../../src/cluster/scheduler.js";
+import { firstUntolerated, preferredAffinityScore } from "../../src/cluster/taints.js";
 import { event } from "../../src/cluster/controllers/types.js";
 import { applyAll, pod, testCluster } from "../support/cluster.js";
 
@@ -151,6 +156,68 @@ describe("scheduler filters and scores", () => {
   it("numFeasibleNodesToFind follows the adaptive percentage (50 - n/125, at least 5%, at least 100 nodes)", () => {
     expect([50, 99, 100, 1000, 5000, 6000].map(numFeasibleNodesToFind)).toEqual([50, 99, 100, 420, 500, 300]);
     expect(fitErrorMessage(0, [])).toBe("no nodes available to schedule pods");
+  });
+});
+
+// The scores plugin by plugin, as kube-scheduler's framework computes them (each plugin's raw
+// scores, then its NormalizeScore, then the weighted sum): the reference the one-loop form must equal.
+function referenceScores(p: ReturnType<typeof pod>, nodes: readonly NodeInfo[], counts?: ReadonlyMap<string, number>): number[] {
+  const req = podRequests(p);
+  const la = (r: number, c: number): number => (c === 0 || r > c ? 0 : Math.floor(((c - r) * 100) / c));
+  const least = nodes.map((i) => Math.floor((la(i.nonZeroMilliCpu + req.nonZeroMilliCpu, i.allocMilliCpu) + la(i.nonZeroMemory + req.nonZeroMemory, i.allocMemory)) / 2));
+  const balanced = nodes.map((i) => {
+    const fc2 = i.allocMilliCpu > 0 ? Math.min(1, (i.milliCpu + req.milliCpu) / i.allocMilliCpu) : 1;
+    const fm = i.allocMemory > 0 ? Math.min(1, (i.memory + req.memory) / i.allocMemory) : 1;
+    return Math.trunc((1 - Math.abs(fc2 - fm) / 2) * 100);
+  });
+  const preferRaw = nodes.map((i) => preferredAffinityScore(p, i.node));
+  const preferMax = Math.max(0, ...preferRaw);
+  const prefer = preferRaw.map((x) => (preferMax === 0 ? 0 : Math.floor((x * 100) / preferMax)));
+  const taintRaw = nodes.map((i) => (i.node.spec.taints ?? []).filter((t) => t.effect === "PreferNoSchedule" && firstUntolerated([t], p.spec.tolerations, ["PreferNoSchedule"])).length);
+  const taintMax = Math.max(0, ...taintRaw);
+  const taint = taintRaw.map((c) => (taintMax === 0 ? 100 : 100 - Math.floor((c * 100) / taintMax)));
+  const raw = nodes.map((i) => Math.round((counts?.get(i.name) ?? 0) * Math.log(nodes.length + 2) + 2));
+  const spread = counts ? raw.map((x) => Math.floor((100 * (Math.max(...raw) + Math.min(...raw) - x)) / Math.max(...raw))) : nodes.map(() => 0);
+  return nodes.map((_, k) => (least[k] as number) + (balanced[k] as number) + 2 * (prefer[k] as number) + 2 * (spread[k] as number) + 3 * (taint[k] as number));
+}
+
+describe("scoring", () => {
+  it("equals the plugin-by-plugin scores for any nodes, requests, taints, affinity and spreading (fast-check)", () => {
+    const taint = fc.record({ key: fc.constantFrom("a", "b"), value: fc.constantFrom("", "x"), effect: fc.constantFrom("PreferNoSchedule", "NoSchedule") }) as fc.Arbitrary<Taint>;
+    const info = fc.record({
+      cpu: fc.integer({ min: 0, max: 8000 }),
+      mem: fc.integer({ min: 0, max: 16e9 }),
+      usedCpu: fc.integer({ min: 0, max: 9000 }),
+      usedMem: fc.integer({ min: 0, max: 17e9 }),
+      taints: fc.array(taint, { maxLength: 3 }),
+      zone: fc.constantFrom("z1", "z2"),
+      pods: fc.integer({ min: 0, max: 5 }),
+    });
+    fc.assert(
+      fc.property(fc.array(info, { minLength: 1, maxLength: 12 }), fc.boolean(), fc.boolean(), fc.boolean(), (specs, spreading, preferring, tolerating) => {
+        const nodes: NodeInfo[] = specs.map((x, i) => ({
+          name: `n${i}`,
+          node: { apiVersion: "v1", kind: "Node", metadata: { name: `n${i}`, labels: { zone: x.zone } }, spec: { taints: x.taints } } as Node,
+          allocMilliCpu: x.cpu,
+          allocMemory: x.mem,
+          allocPods: 110,
+          milliCpu: x.usedCpu,
+          memory: x.usedMem,
+          nonZeroMilliCpu: x.usedCpu + 100,
+          nonZeroMemory: x.usedMem + 200 * 1024 * 1024,
+          pods: x.pods,
+          hostPorts: new Map(),
+          podKeys: new Set(),
+        }));
+        const p = pod("p", {
+          containers: [{ name: "app", image: "busybox:1.36", resources: { requests: { cpu: "250m", memory: "64Mi" } } }],
+          ...(preferring ? { affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 7, preference: { matchExpressions: [{ key: "zone", operator: "In", values: ["z1"] }] } }] } } } : {}),
+          ...(tolerating ? { tolerations: [{ key: "a", operator: "Exists", effect: "PreferNoSchedule" }] } : {}),
+        });
+        const counts = spreading ? new Map(specs.map((x, i) => [`n${i}`, x.pods] as const)) : undefined;
+        expect(scoreNodes(p, nodes, counts)).toEqual(referenceScores(p, nodes, counts));
+      }),
+    );
   });
 });
 
