@@ -5,7 +5,10 @@
  *    (root only; null otherwise), and the ratio;
  *  - first-packet trace latency through that ruleset (ClusterIP and NodePort), p50/p99, traces/s;
  *  - the real kernel answering new connections through a cluster IP with the same rules loaded
- *    (bench/kernel-first-packet.ts; root only), and podwire's ClusterIP p50 over it (ratio).
+ *    (bench/kernel-first-packet.ts; root only), and podwire's ClusterIP p50 over it (ratio);
+ *  - podwire's emulated kernels answering the same connection through the same two namespaces
+ *    (send + drain on a copy of the network: the full packet path and its reply), and its ratio to
+ *    the real kernel's;
  *  - cluster sizes (bench/cluster.ts, one child process each so peak RSS is its own): build +
  *    settle, one node's kube-proxy rules generated and parsed (and the real iptables-restore of
  *    them), full traces through the kernels.
@@ -88,6 +91,46 @@ const rows = (["clusterip", "nodeport"] as const).map((kind) => {
   return { kind, p50: percentile(tt, 0.5), p99: percentile(tt, 0.99), perSecond: tt.length / (total / 1e6) };
 });
 
+// The same flow as the kernel's, through podwire's emulated kernels: the same two namespaces
+// (node with the rules, endpoints with every endpoint address on lo and a server on 8080), the
+// same addresses and host routes, one new connection from the node to the cluster IP on a copy of
+// the network each time (OUTPUT → nat → routing → veth → the endpoint's socket → SYN-ACK back,
+// un-DNATed), as the real connect() → SYN-ACK. The events are recorded; hop rendering is not run.
+function podwireSameFlow(count: number): number | null {
+  const net = new lib.Network({ seed: 1 });
+  const target = { clusterIp: dump.clusterIp(mid), endpoints: dump.endpoints(mid) };
+  const script = [
+    "ip netns add n",
+    "ip netns add e",
+    "n: ip link add pwk0 type veth peer name pwk1 netns e",
+    "n: ip addr add 192.168.77.1/24 dev pwk0",
+    "e: ip addr add 192.168.77.2/24 dev pwk1",
+    "n: ip link set pwk0 up",
+    "n: ip link set lo up",
+    "e: ip link set pwk1 up",
+    "e: ip link set lo up",
+    `n: ip route add ${target.clusterIp}/32 via 192.168.77.2`,
+    ...target.endpoints.flatMap((a) => [`e: ip addr add ${a}/32 dev lo`, `n: ip route add ${a}/32 via 192.168.77.2`]),
+  ];
+  lib.applyScript(net, script.join("\n"));
+  net.ns("n").iptablesRestore(dump.text);
+  net.ns("e").listen("tcp", 0 as Ipv4, 8080, { label: "server" });
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = performance.now();
+    const c = net.clone(i + 1);
+    const id = c.send("n", { proto: "tcp", dst: ip(target.clusterIp), sport: 40000 + (i % 20000), dport: 80 });
+    const events = c.drain();
+    times.push((performance.now() - s) * 1000);
+    const synack = events.find((e) => e.kind === "emit" && e.cause === id && e.what === "tcp-synack");
+    const back = synack && events.some((e) => e.kind === "deliver" && e.packetId === synack.packetId && e.ns === "n");
+    if (!back) return null;
+  }
+  // As for the kernel: the first connections pay for the neighbour lookup and the JIT.
+  return percentile(times.slice(Math.min(count / 2, 200)).sort((a, b) => a - b), 0.5);
+}
+const sameFlowUs = podwireSameFlow(quick ? 400 : 2000);
+
 const result = {
   services,
   endpoints: services * endpoints,
@@ -104,6 +147,8 @@ const result = {
   kernelFirstPacketUs: kernel?.firstPacketUs == null ? null : Math.round(kernel.firstPacketUs),
   kernelFloorUs: kernel?.floorUs == null ? null : Math.round(kernel.floorUs),
   traceToKernelRatio: kernel?.firstPacketUs ? Number(((rows[0]?.p50 ?? 0) / kernel.firstPacketUs).toFixed(3)) : null,
+  sameFlowUs: sameFlowUs === null ? null : Math.round(sameFlowUs),
+  sameFlowToKernelRatio: kernel?.firstPacketUs && sameFlowUs !== null ? Number((sameFlowUs / kernel.firstPacketUs).toFixed(2)) : null,
 };
 if (json) {
   process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -118,6 +163,8 @@ if (json) {
     `  NodePort    p50 ${result.nodePortTraceP50us} µs   p99 ${result.nodePortTraceP99us} µs`,
     `real kernel, one new connection through a cluster IP with these rules loaded (connect → SYN-ACK, p50):`,
     `  with rules  ${result.kernelFirstPacketUs ?? "n/a"} µs   floor without rules ${result.kernelFloorUs ?? "n/a"} µs   podwire ClusterIP p50 / kernel ${result.traceToKernelRatio ?? "n/a"}`,
+    `podwire, the same connection through the same two namespaces (emulated kernels, on a copy each time):`,
+    `  p50 ${result.sameFlowUs ?? "failed (no SYN-ACK back)"} µs   podwire / kernel ${result.sameFlowToKernelRatio ?? "n/a"}`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
