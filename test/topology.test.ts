@@ -138,7 +138,7 @@ describe("podwire get", () => {
     const r = await run(["get", "nodes", "-f", "topologies/nginx-cordon-drain.yaml"]);
     expect(r.code).toBe(0);
     expect(r.out).toBe(
-      ["NAME            STATUS                     ROLES           AGE   VERSION", "control-plane   Ready                      control-plane   9s    v1.33.1", "worker-1        Ready,SchedulingDisabled   <none>          9s    v1.33.1", "worker-2        Ready                      <none>          9s    v1.33.1", ""].join("\n"),
+      ["NAME            STATUS                     ROLES           AGE   VERSION", "control-plane   Ready                      control-plane   11s   v1.33.1", "worker-1        Ready,SchedulingDisabled   <none>          11s   v1.33.1", "worker-2        Ready                      <none>          11s   v1.33.1", ""].join("\n"),
     );
   });
 

@@ -7,7 +7,8 @@
  * address), then for each container in order pull the image ("Pulling image \"nginx\"", a seeded
  * pull time, "Successfully pulled image \"nginx\" in 2.318s (2.318s including waiting)", or "Container
  * image \"nginx:1.27\" already present on machine" for IfNotPresent images the node has), create it
- * ("Created container: nginx") and start it ("Started container nginx"). Then Running and Ready.
+ * ("Created container: nginx") and start it ("Started container nginx"). Then Running and Ready,
+ * reported at the next PLEG relist (once a second), as the real kubelet's status follows it.
  * Pods with restartPolicy OnFailure/Never (Jobs) run for `podwire.dev/run-for` (default 0s) and
  * succeed. A deleted pod is stopped ("Stopping container nginx"), CNI DEL runs, the pod is removed.
  * A stopped kubelet (failNode) does nothing and stops renewing its Lease.
@@ -24,6 +25,19 @@ import { filterNode } from "./scheduler.js";
 import { parseDuration, timestamp } from "./time.js";
 import { jsonEqual } from "./api/equal.js";
 
+/** The PLEG's relist period (`genericPlegRelistPeriod`). */
+export const PLEG_RELIST_MS = 1000;
+
+/**
+ * The first PLEG relist at or after `now`. Every kubelet relists once a second of virtual time
+ * from the clock's start (podwire's nodes boot together), so pods that start on different nodes
+ * within the same second report Running at the same moment, and the controllers that follow them
+ * (ReplicaSet and Deployment status, EndpointSlices) reconcile once for all of them.
+ */
+function relistAt(now: number): number {
+  return Math.ceil(now / PLEG_RELIST_MS) * PLEG_RELIST_MS;
+}
+
 /** Annotation: how long a run-to-completion pod runs before it succeeds. */
 export const RUN_FOR_ANNOTATION = "podwire.dev/run-for";
 /** The Kubernetes version podwire's control plane follows. */
@@ -35,6 +49,8 @@ interface Sandbox {
   readonly netns: string;
   /** Containers started so far. */
   started: number;
+  /** Containers started as of the last PLEG relist: what the pod's status reports (see `relistAt`). */
+  seen: number;
   /** A pull in progress: container index and when it completes. */
   pulling?: { readonly index: number; readonly done: number; readonly ms: number };
   startedAt?: number;
@@ -183,7 +199,7 @@ export class Kubelets {
       }
       ip = (result.ips[0]?.address ?? "").split("/")[0] ?? "";
     }
-    const sb: Sandbox = { containerId, ip, netns, started: 0 };
+    const sb: Sandbox = { containerId, ip, netns, started: 0, seen: 0 };
     this.sandboxes.set(key, sb);
     return this.progress(pod, key, sb, k, view);
   }
@@ -193,12 +209,16 @@ export class Kubelets {
     const now = view.now();
     const actions: Action[] = [];
     const containers = pod.spec.containers;
+    // When this pod needs its next sync: a pull's end, a run-to-completion pod's end.
+    let wake: number | undefined;
     while (sb.started < containers.length) {
-      const c = containers[sb.started];
-      if (!c) break;
+      const c = containers[sb.started] as Pod["spec"]["containers"][number];
       const image = c.image ?? "";
       if (sb.pulling && sb.pulling.index === sb.started) {
-        if (now < sb.pulling.done) return [...actions, ...this.statusActions(pod, sb, now)];
+        if (now < sb.pulling.done) {
+          wake = sb.pulling.done;
+          break;
+        }
         actions.push(event(pod, "Normal", "Pulled", `Successfully pulled image "${image}" in ${goSeconds(sb.pulling.ms)} (${goSeconds(sb.pulling.ms)} including waiting)`, "kubelet", host));
         k.images.add(image);
         delete sb.pulling;
@@ -208,19 +228,27 @@ export class Kubelets {
         const ms = this.rng.int(800, 3500);
         sb.pulling = { index: sb.started, done: now + ms, ms };
         actions.push(event(pod, "Normal", "Pulling", `Pulling image "${image}"`, "kubelet", host));
-        actions.push({ type: "requeue", key, at: now + ms, timer: "converge" });
-        return [...actions, ...this.statusActions(pod, sb, now)];
+        wake = now + ms;
+        break;
       }
       actions.push(event(pod, "Normal", "Created", `Created container: ${c.name}`, "kubelet", host));
       actions.push(event(pod, "Normal", "Started", `Started container ${c.name}`, "kubelet", host));
       sb.started += 1;
     }
-    sb.startedAt ??= now;
-    if ((pod.spec.restartPolicy ?? "Always") !== "Always") {
-      const runFor = parseDuration(pod.metadata.annotations?.[RUN_FOR_ANNOTATION] ?? "0s") ?? 0;
-      if (now >= sb.startedAt + runFor) return [...actions, ...this.completedActions(pod, sb, now)];
-      actions.push({ type: "requeue", key, at: sb.startedAt + runFor, timer: "converge" });
+    if (sb.started >= containers.length) {
+      sb.startedAt ??= now;
+      if ((pod.spec.restartPolicy ?? "Always") !== "Always") {
+        const runFor = parseDuration(pod.metadata.annotations?.[RUN_FOR_ANNOTATION] ?? "0s") ?? 0;
+        if (now >= sb.startedAt + runFor) return [...actions, ...this.completedActions(pod, sb, now)];
+        wake = sb.startedAt + runFor;
+      }
     }
+    // Containers just started reach the pod's status at the next PLEG relist, which finds them
+    // running and triggers the sync that reports it. One timer per pod: the earlier of the two.
+    const relist = relistAt(now);
+    if (relist === now) sb.seen = sb.started;
+    const next = sb.seen < sb.started ? Math.min(relist, wake ?? Infinity) : wake;
+    if (next !== undefined) actions.push({ type: "requeue", key, at: next, timer: "converge" });
     return [...actions, ...this.statusActions(pod, sb, now)];
   }
 
@@ -236,14 +264,14 @@ export class Kubelets {
   }
 
   private statusActions(pod: Pod, sb: Sandbox, now: number): Action[] {
-    const all = sb.started >= pod.spec.containers.length;
+    const all = sb.seen >= pod.spec.containers.length;
     const statuses: ContainerStatus[] = pod.spec.containers.map((c, i) => ({
       name: c.name,
       image: c.image ?? "",
-      ready: i < sb.started,
+      ready: i < sb.seen,
       restartCount: 0,
-      started: i < sb.started,
-      state: i < sb.started ? { running: { startedAt: timestamp(sb.startedAt ?? now) } } : { waiting: { reason: "ContainerCreating" } },
+      started: i < sb.seen,
+      state: i < sb.seen ? { running: { startedAt: timestamp(sb.startedAt ?? now) } } : { waiting: { reason: "ContainerCreating" } },
     }));
     const status = {
       ...pod.status,

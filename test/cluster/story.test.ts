@@ -60,6 +60,31 @@ describe("kubectl apply of a 3-replica nginx Deployment on a 3-node cluster", ()
   });
 });
 
+describe("the kubelet reports started containers at its PLEG relist", () => {
+  it("Started is recorded when the container starts; Running and Ready reach the status at the next whole second", () => {
+    const c = threeNodes(3);
+    applyAll(c, [deployment("nginx", 12)]);
+    const ev = c.events("default");
+    const ms = (ts: string): number => Date.parse(ts);
+    let late = 0;
+    for (const p of c.list("Pod")) {
+      const started = ev.find((e) => e.involvedObject.name === p.metadata.name && e.reason === "Started");
+      const ready = p.status?.conditions?.find((x) => x.type === "Ready");
+      expect(ready?.status).toBe("True");
+      const at = ms(ready?.lastTransitionTime ?? "");
+      const start = ms(started?.lastTimestamp ?? "");
+      // Timestamps are whole seconds (RFC 3339): the relist is at a whole second of virtual time
+      // at or after the start, so Ready is never earlier than Started and at most a second later.
+      expect(at).toBeGreaterThanOrEqual(start);
+      expect(at - start).toBeLessThanOrEqual(1000);
+      if (at > start) late += 1;
+    }
+    // Pulls end at arbitrary milliseconds, so pods wait for the relist (reported at start, every
+    // Ready time would equal its Started time once truncated to the second).
+    expect(late).toBeGreaterThan(0);
+  });
+});
+
 describe("cordon, scale, drain", () => {
   it("a cordoned node gets no new pod when the Deployment scales to 6", () => {
     const c = threeNodes(1);
