@@ -8,7 +8,6 @@
  * probing (virtual time), which drops the packets waiting on them.
  */
 import { MAC_BROADCAST, randomMac, type Ipv4, type Mac } from "../net/addr.js";
-import { maskOf } from "../net/cidr.js";
 import type { EthernetFrame } from "../net/headers/types.js";
 import { firstPacket } from "../net/packet.js";
 import type { Tuple } from "../net/tuple.js";
@@ -18,6 +17,7 @@ import { createRng, type Rng } from "../sim/rng.js";
 import { Fdb } from "./devices/fdb.js";
 import type { KernelEvent, KernelEventInput } from "./events.js";
 import { ipLocalOut, netifReceive, type Kx, type SendOptions } from "./ip-pipeline.js";
+import { buildArpIndex, pickArpReceivers, type ArpIndex, type ArpListener } from "./arp-index.js";
 import { CopyOnRead } from "./copy-on-read.js";
 import { KernelError, NetNs, type NsHost } from "./netns.js";
 import type { Skb } from "./skb.js";
@@ -69,63 +69,6 @@ export interface CloneHooks {
   readonly peekVersion?: () => number;
 }
 
-/**
- * Who on a segment could do anything with a broadcast ARP request (see `Network.arpIndex`), by
- * position in the segment's NIC list: the owners of each /32 local address, the owners of shorter
- * local prefixes, and the NICs that always get it (proxy_arp with forwarding, or a device the
- * shortcut does not cover).
- */
-interface ArpIndex {
-  readonly version: number;
-  readonly peek: number;
-  readonly owners: ReadonlyMap<number, readonly number[]>;
-  readonly prefixes: readonly { readonly addr: number; readonly len: number; readonly nics: readonly number[] }[];
-  readonly always: readonly number[];
-  readonly byNs: ReadonlyMap<string, readonly number[]>;
-  /** A bridge's ports, in order (the listeners are their far ends); empty for a segment. */
-  readonly names: readonly string[];
-}
-
-/**
- * Classifies each listener (a NIC on a segment, a bridge port's far end; undefined: deliver always)
- * as `inertArpRequest` would for an uncopied namespace of the source network.
- */
-function buildArpIndex(src: Network, listeners: readonly ({ readonly ns: string; readonly dev: string } | undefined)[], peek: number, names: readonly string[]): ArpIndex {
-  const owners = new Map<number, number[]>();
-  const prefixes = new Map<string, { addr: number; len: number; nics: number[] }>();
-  const always: number[] = [];
-  const byNs = new Map<string, number[]>();
-  listeners.forEach((n, i) => {
-    if (!n) return void always.push(i);
-    byNs.set(n.ns, [...(byNs.get(n.ns) ?? []), i]);
-    const ns = src.peekNs(n.ns);
-    const dev = ns?.devices.get(n.dev);
-    if (!ns || !dev || (dev.kind !== "nic" && dev.kind !== "veth") || !dev.up || dev.master !== undefined) return void always.push(i);
-    const conf = ns.conf(dev.name);
-    if (conf.proxyArp && conf.forwarding) return void always.push(i);
-    for (const r of ns.local.list()) {
-      if (r.type !== "local") continue;
-      if (r.dst.len === 32) owners.set(r.dst.addr, [...(owners.get(r.dst.addr) ?? []), i]);
-      else {
-        const key = `${r.dst.addr}/${r.dst.len}`;
-        const p = prefixes.get(key) ?? { addr: r.dst.addr, len: r.dst.len, nics: [] };
-        p.nics.push(i);
-        prefixes.set(key, p);
-      }
-    }
-  });
-  return { version: src.arpVersionNow(), peek, owners, prefixes: [...prefixes.values()], always, byNs, names };
-}
-
-/** The listeners (sorted positions) that must get a broadcast ARP request for `target`. */
-function pickArpReceivers(ix: ArpIndex, target: Ipv4, copied: Iterable<string>): number[] {
-  const pick = new Set<number>(ix.always);
-  for (const i of ix.owners.get(target) ?? []) pick.add(i);
-  for (const p of ix.prefixes) if (((target ^ p.addr) & maskOf(p.len)) >>> 0 === 0) for (const i of p.nics) pick.add(i);
-  for (const k of copied) for (const i of ix.byNs.get(k) ?? []) pick.add(i);
-  return [...pick].sort((a, b) => a - b);
-}
-
 /** Options for a network. */
 export interface NetworkOptions {
   readonly seed?: number;
@@ -149,10 +92,6 @@ export class Network implements NsHost {
   private source: Network | undefined;
   /** Changes that can alter who answers an ARP request (NsHost.touched), and the indexes built at a count. */
   private arpVersion = 0;
-  /** The count of changes that can alter who answers an ARP request (see `touched`). */
-  arpVersionNow(): number {
-    return this.arpVersion;
-  }
   private readonly arpIndexes = new Map<string, ArpIndex>();
   readonly clock: Clock;
   readonly rng: Rng;
@@ -413,24 +352,29 @@ export class Network implements NsHost {
     return ix ? pickArpReceivers(ix, target, nss.copiedKeys()) : undefined;
   }
 
-  /**
-   * The source network's index of ARP responders on a segment, built through this clone's
-   * `beforeAnswer` (every NIC's namespace's own addresses, links and sysctls brought up to date first) and kept while neither the
-   * source changed (`touched`) nor the owner's `peekVersion`. The classification is the one
-   * `inertArpRequest` makes for an uncopied namespace, so a NIC left out would have been inert.
-   */
+  /** The ARP index (kernel/arp-index.ts) of a segment's NICs, if the segment is the source's. */
   private arpIndex(name: string, seg: Segment): ArpIndex | undefined {
+    const sseg = this.source?.segments.get(name);
+    if (!sseg || sseg.nics.length !== seg.nics.length) return undefined;
+    return this.sourceArpIndex(name, () => ({ list: sseg.nics }));
+  }
+
+  /**
+   * The source network's ARP index under `key`, kept while neither the source changed (`touched`)
+   * nor the owner's `peekVersion`; else made again from `listeners()`, each listener's namespace
+   * first brought up to date through `beforeAnswer` (proxy_arp answers from routes: a NIC with it
+   * on is always delivered to, so its routes are read, after beforePeek, only when reached).
+   */
+  private sourceArpIndex(key: string, listeners: (src: Network) => { readonly list: readonly (ArpListener | undefined)[]; readonly names?: readonly string[] }): ArpIndex | undefined {
     const src = this.source;
-    const sseg = src?.segments.get(name);
-    if (!src || !sseg || sseg.nics.length !== seg.nics.length) return undefined;
+    if (!src) return undefined;
     const peek = this.peekVersion?.() ?? 0;
-    const had = src.arpIndexes.get(name);
+    const had = src.arpIndexes.get(key);
     if (had && had.version === src.arpVersion && had.peek === peek) return had;
-    // proxy_arp answers from routes: a NIC with it on is always delivered to, so its routes are
-    // read (after beforePeek) only when the request reaches it.
-    for (const n of sseg.nics) (this.beforeAnswer ?? this.beforePeek)?.(n.ns);
-    const ix = buildArpIndex(src, sseg.nics, peek, []);
-    src.arpIndexes.set(name, ix);
+    const { list, names = [] } = listeners(src);
+    for (const n of list) if (n) (this.beforeAnswer ?? this.beforePeek)?.(n.ns);
+    const ix = buildArpIndex((n) => src.peekNs(n), list, { version: src.arpVersion, peek }, names);
+    src.arpIndexes.set(key, ix);
     return ix;
   }
 
@@ -445,20 +389,12 @@ export class Network implements NsHost {
    */
   arpFloodPorts(ns: string, bridge: string, ports: readonly Device[], frame: EthernetFrame): ReadonlySet<number> | undefined {
     const nss = this.namespaces;
-    const src = this.source;
-    if (!(nss instanceof CopyOnRead) || !src || frame.dst !== MAC_BROADCAST || frame.payload.kind !== "arp" || frame.payload.op !== 1) return undefined;
-    const key = `${ns}\0${bridge}`;
-    const peek = this.peekVersion?.() ?? 0;
-    let ix = src.arpIndexes.get(key);
-    if (!ix || ix.version !== src.arpVersion || ix.peek !== peek) {
-      const sns = src.peekNs(ns);
-      if (!sns) return undefined;
-      const sports = [...sns.devices.values()].filter((d) => d.master === bridge);
-      const far = sports.map((d) => (d.kind === "veth" ? { ns: d.peerNs, dev: d.peer } : undefined));
-      for (const f of far) if (f) (this.beforeAnswer ?? this.beforePeek)?.(f.ns);
-      ix = buildArpIndex(src, far, peek, sports.map((d) => d.name));
-      src.arpIndexes.set(key, ix);
-    }
+    if (!(nss instanceof CopyOnRead) || frame.dst !== MAC_BROADCAST || frame.payload.kind !== "arp" || frame.payload.op !== 1) return undefined;
+    const ix = this.sourceArpIndex(`${ns}\0${bridge}`, (s) => {
+      const sports = [...(s.peekNs(ns)?.devices.values() ?? [])].filter((d) => d.master === bridge);
+      return { list: sports.map((d) => (d.kind === "veth" ? { ns: d.peerNs, dev: d.peer } : undefined)), names: sports.map((d) => d.name) };
+    });
+    if (!ix) return undefined;
     const names = ix.names;
     if (names.length !== ports.length || ports.some((d, i) => d.name !== names[i])) return undefined;
     return new Set(pickArpReceivers(ix, frame.payload.targetIp, nss.copiedKeys()));
