@@ -140,21 +140,18 @@ function firstAtOrAfter(list: readonly number[] | undefined, pos: number): numbe
 function nextCandidate(c: Chain, pos: number, p: NfPacket): number {
   const idx = dstIndex(c);
   if (!idx) return pos;
-  let next = pos;
-  if (idx.byDst) {
-    const n = Math.min(firstAtOrAfter(idx.wildcard, pos), firstAtOrAfter(idx.byDst.get(p.dst), pos));
-    next = n === Infinity ? c.rules.length : n;
-  }
+  const byDst = idx.byDst;
+  // The first rule at or after `at` the destination index does not rule out.
+  const dstFrom = (at: number): number => {
+    if (!byDst) return at;
+    const n = Math.min(firstAtOrAfter(idx.wildcard, at), firstAtOrAfter(byDst.get(p.dst), at));
+    return n === Infinity ? c.rules.length : n;
+  };
+  let next = dstFrom(pos);
   const ports = idx.ports;
   if (!ports) return next;
   const key = p.fragment || (p.proto !== 6 && p.proto !== 17) ? -2 : (p.proto << 16) | p.dport;
-  while (next < ports.length && ports[next] !== -1 && ports[next] !== key) {
-    next += 1;
-    if (idx.byDst) {
-      const n = Math.min(firstAtOrAfter(idx.wildcard, next), firstAtOrAfter(idx.byDst.get(p.dst), next));
-      next = n === Infinity ? c.rules.length : n;
-    }
-  }
+  while (next < ports.length && ports[next] !== -1 && ports[next] !== key) next = dstFrom(next + 1);
   return next;
 }
 
