@@ -25,7 +25,7 @@ import { filterNode } from "./scheduler.js";
 import { parseDuration, timestamp } from "./time.js";
 import { jsonEqual } from "./api/equal.js";
 
-/** The PLEG's relist period (`genericPlegRelistPeriod`). */
+/** The PLEG's relist period: `genericPlegRelistPeriod = time.Second * 1` in pkg/kubelet/kubelet.go. */
 export const PLEG_RELIST_MS = 1000;
 
 /**

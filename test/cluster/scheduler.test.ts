@@ -159,8 +159,10 @@ describe("scheduler filters and scores", () => {
   });
 });
 
-// The scores plugin by plugin, as kube-scheduler's framework computes them (each plugin's raw
-// scores, then its NormalizeScore, then the weighted sum): the reference the one-loop form must equal.
+// The scores plugin by plugin, in the framework's structure (each plugin's raw scores, then its
+// NormalizeScore, then the weighted sum): podwire's earlier, straightforward form, kept as the
+// reference the one-loop form must equal. (The plugins' formulas themselves are the ones
+// scheduler.ts cites from kube-scheduler; this test checks the rewrite, not them.)
 function referenceScores(p: ReturnType<typeof pod>, nodes: readonly NodeInfo[], counts?: ReadonlyMap<string, number>): number[] {
   const req = podRequests(p);
   const la = (r: number, c: number): number => (c === 0 || r > c ? 0 : Math.floor(((c - r) * 100) / c));
