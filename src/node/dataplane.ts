@@ -15,13 +15,13 @@
  * plugin writes ip_forward=1 on every ADD, so a node declared with `net.ipv4.ip_forward: 0` is set
  * back after it.
  */
-import { formatIpv4, ip as ipOf, parseIpv4, type Ipv4, type Mac } from "../net/addr.js";
-import { formatCidr, parseCidr, parseIfAddr, type Cidr } from "../net/cidr.js";
+import { ip as ipOf, parseIpv4, type Ipv4, type Mac } from "../net/addr.js";
+import { parseCidr, parseIfAddr, type Cidr } from "../net/cidr.js";
 import { createRng, type Rng } from "../sim/rng.js";
 import type { Clock } from "../sim/clock.js";
 import { Network } from "../kernel/network.js";
 import type { NetNs } from "../kernel/netns.js";
-import type { EndpointSlice, Node, Pod, Service } from "../cluster/api/types.js";
+import type { EndpointSlice, Node, Pod } from "../cluster/api/types.js";
 import type { Cluster } from "../cluster/cluster.js";
 import type { Controller } from "../cluster/controllers/types.js";
 import { podNetwork, type CniArgs, type PodNetwork } from "../cni/contract.js";
@@ -29,8 +29,9 @@ import { HostLocalStore } from "../cni/host-local.js";
 import { bridgePlugin, type BridgeConf } from "../cni/bridge.js";
 import { docker0Plugin, dockerdStart, type DockerState } from "../cni/docker0.js";
 import { FLANNEL_ANNOTATIONS, flanneldState, flanneldSync, flannelPlugin, type FlannelConfig, type FlanneldState, type Lease } from "../cni/flannel.js";
-import { JUMP_CHAINS, syncProxyRules, type LocalDetector, type ProxierConfig, type ProxierInput, type ProxierOutput } from "../kube-proxy/proxier.js";
-import { ensureChain, ensureRule, kubeletIptables } from "./iptables-ensure.js";
+import { syncProxyRules, type ProxierConfig, type ProxierInput, type ProxierOutput } from "../kube-proxy/proxier.js";
+import { kubeletIptables } from "./iptables-ensure.js";
+import { kubeProxyStart, kubeProxySync, proxierConfig } from "./kube-proxy.js";
 import { flannelAnnotations, nicMac, podListens, vtepMac } from "./agents.js";
 import { LoadBalancer } from "./load-balancer.js";
 import type { HostDecl, NodeDecl, NodeNetworking } from "./config.js";
@@ -395,61 +396,16 @@ export class Dataplane {
     }
   }
 
-  private proxierConfig(h: NodeHost): ProxierConfig {
-    const kp = this.cfg.kubeProxy;
-    const node = this.cluster?.get("Node", h.decl.name);
-    const clusterCIDR = kp.clusterCIDR ?? formatCidr(this.cfg.podSubnet);
-    let det: LocalDetector | undefined;
-    switch (kp.detectLocalMode) {
-      case "ClusterCIDR":
-        det = clusterCIDR === "" ? undefined : { mode: "ClusterCIDR", cidr: clusterCIDR };
-        break;
-      case "NodeCIDR":
-        det = node?.spec.podCIDR ? { mode: "NodeCIDR", cidr: node.spec.podCIDR } : undefined;
-        break;
-      case "BridgeInterface":
-        det = { mode: "BridgeInterface", interface: kp.detectLocal?.bridgeInterface ?? this.cfg.bridge };
-        break;
-      case "InterfaceNamePrefix":
-        det = { mode: "InterfaceNamePrefix", prefix: kp.detectLocal?.interfaceNamePrefix ?? "veth" };
-        break;
-    }
-    const npa = kp.nodePortAddresses.map((c) => (c === "primary" ? `${h.decl.ip}/32` : c));
-    return {
-      nodeName: h.decl.name,
-      nodeIP: h.decl.ip,
-      nodeAddresses: h.ns.addrs.map((a) => ({ ip: formatIpv4(a.addr), loopback: (a.addr >>> 24) === 127 })),
-      ...(det ? { localDetector: det } : {}),
-      masqueradeAll: kp.masqueradeAll,
-      masqueradeBit: kp.masqueradeBit,
-      localhostNodePorts: kp.localhostNodePorts,
-      nodePortAddresses: npa,
-      nfacct: kp.nfacct,
-      randomFully: true,
-    };
-  }
-
-  // kube-proxy: at start the canaries, route_localnet and the jumps; every sync the restore text.
+  // kube-proxy (node/kube-proxy.ts): started once, then a full sync; its inputs are kept for
+  // the `kube-proxy rules` view and the iptables journal.
   private syncProxy(h: NodeHost): void {
     const cluster = this.cluster as Cluster;
-    const ns = h.ns;
-    const cfg = this.proxierConfig(h);
+    const cfg = proxierConfig(this.cfg, h.decl, h.ns, cluster.get("Node", h.decl.name));
     if (!h.proxyStarted) {
-      for (const t of ["mangle", "nat", "filter"] as const) ensureChain(ns, t, "KUBE-PROXY-CANARY");
-      if (cfg.localhostNodePorts) ns.sysctlSet("net.ipv4.conf.all.route_localnet", 1);
-      for (const j of JUMP_CHAINS) {
-        const dst = /-j (\S+)$/.exec(j.rule)?.[1] as string;
-        ensureChain(ns, j.table, dst);
-        ensureRule(ns, j.table, j.chain, j.rule, "prepend");
-      }
+      kubeProxyStart(h.ns, cfg);
       h.proxyStarted = true;
     }
-    const existing = [...(ns.ruleset.tables.get("nat")?.chains.keys() ?? [])];
-    // The store hands out immutable snapshots, so the inputs can be kept instead of the text.
-    const input: ProxierInput = { services: cluster.list("Service") as Service[], endpointSlices: cluster.list("EndpointSlice") as EndpointSlice[], existingNatChains: existing };
-    const out = syncProxyRules(input, cfg);
-    ns.iptablesRestore(out.restore, { noflush: true, source: "kube-proxy", replay: () => syncProxyRules(input, cfg).restore });
-    h.lastSync = { input, cfg };
+    h.lastSync = kubeProxySync(h.ns, cfg, cluster);
   }
 
   // The containers' listening sockets: in the pod's namespace, or the node's for hostNetwork pods.
