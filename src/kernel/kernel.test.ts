@@ -15,7 +15,7 @@ import { Network } from "./network.js";
 import { KernelError } from "./netns.js";
 import { vxlanFdbLookup } from "./devices/vxlan-fdb.js";
 import { RouteTable } from "./route.js";
-import { bridgeFdbShow, ipNeigh, ipRoute } from "./views.js";
+import { bridgeFdbShow, ipLinkDetails, ipNeigh, ipRoute } from "./views.js";
 import type { Route, Vxlan } from "./types.js";
 import { ipv4Length } from "./skb.js";
 
@@ -449,6 +449,78 @@ describe("namespace copies share big tables until either side changes them", () 
     orig.ns("n1").bridgeFdbDel("02:00:00:00:00:08" as never, "flannel.1");
     expect(views(copy2)).toEqual(seen);
     expect(views(orig)).not.toEqual(seen);
+  });
+});
+
+describe("a namespace copy shares its devices until it changes one", () => {
+  const build = (learning: boolean): Network => {
+    const net = new Network({ seed: 11 });
+    for (const [n, me, peer, inner] of [["n1", "10", "11", "1"], ["n2", "11", "10", "2"]] as const) {
+      net.netnsAdd(n);
+      net.nicAdd(n, "eth0", "underlay");
+      applyScript(
+        net,
+        [
+          `${n}: ip addr add 192.168.1.${me}/24 dev eth0`,
+          `${n}: ip link set eth0 up`,
+          `${n}: ip link add vx0 type vxlan id 7 local 192.168.1.${me} dev eth0 dstport 4789${learning ? "" : " nolearning"}`,
+          `${n}: ip addr add 10.0.0.${inner}/24 dev vx0`,
+          `${n}: ip link set vx0 up`,
+          `${n}: bridge fdb append 00:00:00:00:00:00 dev vx0 dst 192.168.1.${peer}`,
+          `${n}: ip link add br0 type bridge`,
+          `${n}: ip link add p1 type veth peer name q1`,
+          `${n}: ip link add p2 type veth peer name q2`,
+          `${n}: ip link set p1 master br0`,
+          `${n}: ip link set p2 master br0`,
+          `${n}: ip link set br0 up`,
+          `${n}: ip link set p1 up`,
+        ].join("\n"),
+      );
+    }
+    return net;
+  };
+  const views = (net: Network, n: string): string[] => [ipLinkDetails(net.ns(n)), bridgeFdbShow(net.ns(n)), JSON.stringify([...net.ns(n).devices.values()]), JSON.stringify(["p1", "p2", "vx0"].map((d) => net.ns(n).conf(d)))];
+
+  it("every link, bridge-port, FDB and per-interface sysctl change in the copy leaves the original's devices as they were", () => {
+    const orig = build(false);
+    const before = views(orig, "n1");
+    const copy = orig.clone(1);
+    const c = copy.ns("n1");
+    expect(c.dev("p2")).toBe(orig.ns("n1").dev("p2"));
+    c.linkSetDown("p1");
+    c.linkSetUp("p2");
+    c.linkSetMtu("p2", 1400);
+    c.linkSetAddress("p1", "02:aa:00:00:00:01" as Mac);
+    c.bridgeLinkSet("p2", { hairpin: true, learning: false });
+    c.linkSetNomaster("p1");
+    c.linkSetMaster("q1", "br0");
+    c.bridgeFdbAppend(MAC_ZERO, "vx0", ip("192.168.1.99"));
+    c.bridgeFdbReplace("02:00:00:00:00:09" as Mac, "vx0", ip("192.168.1.98"));
+    c.sysctlSet("net.ipv4.conf.p2.proxy_arp", "1");
+    c.sysctlSet("net.ipv4.ip_forward", "1");
+    c.linkDel("br0");
+    expect(views(copy, "n1")).not.toEqual(before);
+    expect(views(orig, "n1")).toEqual(before);
+    // And the original's changes after a copy was made leave the copy as it was.
+    const copy2 = orig.clone(3);
+    const seen = views(copy2, "n1");
+    orig.ns("n1").linkSetMtu("p1", 1300);
+    orig.ns("n1").bridgeLinkSet("p2", { hairpin: true });
+    orig.ns("n1").bridgeFdbDel(MAC_ZERO, "vx0");
+    expect(views(copy2, "n1")).toEqual(seen);
+    expect(views(orig, "n1")).not.toEqual(seen);
+  });
+
+  it("a VXLAN device that learns in the copy learns there only", () => {
+    const orig = build(true);
+    const before = views(orig, "n2");
+    const copy = orig.clone(2);
+    copy.send("n1", { proto: "tcp", dst: ip("10.0.0.2"), sport: 40000, dport: 80 });
+    copy.drain();
+    const learned = (net: Network): string[] => bridgeFdbShow(net.ns("n2")).split("\n").filter((l) => l.includes(net.ns("n1").dev("vx0").mac));
+    expect(learned(copy)).toHaveLength(1);
+    expect(learned(orig)).toEqual([]);
+    expect(views(orig, "n2")).toEqual(before);
   });
 });
 

@@ -66,9 +66,22 @@ export interface RouteSpec {
 }
 
 
+/** One iptables-restore a namespace took. */
+export interface JournalEntry {
+  readonly text: string;
+  readonly noflush: boolean;
+  readonly source?: string;
+}
+
 /** One emulated network namespace. */
 export class NetNs {
   readonly devices = new Map<string, Device>();
+  /**
+   * After a copy is made, it and its source share the device objects until either changes one
+   * (`devMut` copies it then); the names copied or made since are in `ownDevices`.
+   */
+  private devicesShared = false;
+  private ownDevices: Set<string> | undefined;
   readonly addrs: IfAddr[] = [];
   readonly local = new RouteTable();
   readonly main = new RouteTable();
@@ -110,8 +123,14 @@ export class NetNs {
    * from a pod, iproute2 shows a link into it as `link-netnsid N`, not `link-netns NAME`.
    */
   anonymous = false;
-  /** Every iptables-restore this namespace took, in order (materialize and the oracle replay it). */
-  readonly iptablesJournal: { readonly text: string; readonly noflush: boolean; readonly source?: string }[] = [];
+  /**
+   * Every iptables-restore this namespace took, in order (materialize and the oracle replay it).
+   * A restore appends to a new array, so a trace's copy shares the list as it stood.
+   */
+  get iptablesJournal(): readonly JournalEntry[] {
+    return this.journal;
+  }
+  private journal: readonly JournalEntry[] = [];
   private nextIfindex = 1;
   private ipId = 0;
 
@@ -131,17 +150,31 @@ export class NetNs {
     return d;
   }
 
+  /** A device about to change: in a copy, a device still shared with the source is copied first. */
+  devMut(name: string): Device {
+    const d = this.dev(name);
+    if (!this.devicesShared) return d;
+    const own = (this.ownDevices ??= new Set());
+    if (own.has(name)) return d;
+    const c = { ...d };
+    this.devices.set(name, c);
+    own.add(name);
+    return c;
+  }
+
   /** Device names in ifindex order. */
   devOrder(): string[] {
     return [...this.devices.keys()];
   }
 
+  // Takes ownership of `d` (a fresh literal from linkAdd) and numbers it: no copy per device.
   private register(d: Device): Device {
     if (this.devices.has(d.name)) throw new KernelError(`RTNETLINK answers: File exists (device ${d.name} in netns ${this.name})`);
-    const withIndex = { ...d, ifindex: this.nextIfindex++ } as Device;
-    this.devices.set(d.name, withIndex);
+    (d as { ifindex: number }).ifindex = this.nextIfindex++;
+    this.devices.set(d.name, d);
+    if (this.devicesShared) (this.ownDevices ??= new Set()).add(d.name);
     this.sysctls.perIf.set(d.name, { ...this.sysctls.default });
-    return withIndex;
+    return d;
   }
 
   /** `ip link add NAME type veth|bridge|vxlan …` (a `nic` joins an underlay segment). */
@@ -155,12 +188,15 @@ export class NetNs {
         if (!peerNs) throw new KernelError(`Cannot find netns "${spec.peerNs ?? ""}"`);
         if (this.devices.has(spec.name)) throw new KernelError(`RTNETLINK answers: File exists`);
         // veth_newlink registers the peer first.
-        peerNs.register({ ...base, kind: "veth", name: spec.peer, mac: spec.peerMac ?? this.host.randomMac(), mtu: spec.mtu ?? 1500, peerNs: this.name, peer: spec.name });
+        // Whole literals: a spread of `base` plus new properties costs far more, once per pod.
+        const txqlen = spec.txqlen ?? 1000;
+        const mtu = spec.mtu ?? 1500;
+        peerNs.register({ ifindex: 0, up: false, hairpin: false, learning: true, txqlen, kind: "veth", name: spec.peer, mac: spec.peerMac ?? this.host.randomMac(), mtu, peerNs: this.name, peer: spec.name });
         if (peerNs !== this) {
           this.allocNsid(peerNs.name);
           peerNs.allocNsid(this.name);
         }
-        return this.register({ ...base, kind: "veth", name: spec.name, mac: spec.mac ?? this.host.randomMac(), mtu: spec.mtu ?? 1500, peerNs: peerNs.name, peer: spec.peer });
+        return this.register({ ifindex: 0, up: false, hairpin: false, learning: true, txqlen, kind: "veth", name: spec.name, mac: spec.mac ?? this.host.randomMac(), mtu, peerNs: peerNs.name, peer: spec.peer });
       }
       case "bridge": {
         const d = this.register({ ...base, kind: "bridge", name: spec.name, mac: spec.mac ?? this.host.randomMac(), mtu: spec.mtu ?? 1500, ageingTime: 30000, macPinned: spec.mac !== undefined });
@@ -200,7 +236,7 @@ export class NetNs {
     this.addrs.splice(0, this.addrs.length, ...this.addrs.filter((a) => a.dev !== name));
     for (const [k, n] of this.neigh) if (n.dev === name) this.neigh.delete(k);
     if (d.kind === "bridge") {
-      for (const p of this.devices.values()) if (p.master === name) delete p.master;
+      for (const p of [...this.devices.values()]) if (p.master === name) delete this.devMut(p.name).master;
       this.fdbs.delete(name);
     }
     if (d.kind === "veth") {
@@ -222,7 +258,7 @@ export class NetNs {
     this.host.touched?.();
     const d = this.dev(name);
     if (d.up) return;
-    d.up = true;
+    this.devMut(name).up = true;
     if (d.kind === "loopback" && !this.addrs.some((a) => a.dev === "lo")) {
       this.addrAdd("lo", { addr: 0x7f000001 as Ipv4, len: 8 }, { scope: "host" });
       return;
@@ -235,7 +271,7 @@ export class NetNs {
     this.host.touched?.();
     const d = this.dev(name);
     if (!d.up) return;
-    d.up = false;
+    this.devMut(name).up = false;
     this.main.remove((r) => r.dev === name);
     this.local.remove((r) => r.dev === name && r.type !== "local");
     for (const [k, n] of this.neigh) if (n.dev === name && n.state !== "PERMANENT") this.neigh.delete(k);
@@ -243,7 +279,7 @@ export class NetNs {
 
   /** `ip link set NAME address MAC`. */
   linkSetAddress(name: string, mac: Mac): void {
-    const d = this.dev(name);
+    const d = this.devMut(name);
     const old = d.mac;
     d.mac = mac;
     if (d.kind === "bridge") {
@@ -262,13 +298,13 @@ export class NetNs {
   /** `ip link set NAME mtu N`. */
   linkSetMtu(name: string, mtu: number): void {
     if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new KernelError(`Error: mtu ${mtu} out of range for ${name} (68-65535)`);
-    this.dev(name).mtu = mtu;
+    this.devMut(name).mtu = mtu;
   }
 
   /** `ip link set PORT master BRIDGE`. */
   linkSetMaster(port: string, bridge: string): void {
     this.host.touched?.();
-    const p = this.dev(port);
+    const p = this.devMut(port);
     const b = this.dev(bridge);
     if (b.kind !== "bridge") throw new KernelError(`Error: ${bridge} is not a bridge`);
     if (p.kind === "bridge" || p.kind === "loopback") throw new KernelError(`Error: Device ${port} can not be enslaved to a bridge`);
@@ -285,9 +321,9 @@ export class NetNs {
   /** `ip link set PORT nomaster`. */
   linkSetNomaster(port: string): void {
     this.host.touched?.();
-    const p = this.dev(port);
-    if (p.master === undefined) return;
-    const b = p.master;
+    const b = this.dev(port).master;
+    if (b === undefined) return;
+    const p = this.devMut(port);
     (this.fdbs.get(b) as Fdb).flushPort(port);
     delete p.master;
     delete p.portNo;
@@ -296,7 +332,7 @@ export class NetNs {
 
   /** `bridge link set dev PORT hairpin on|off learning on|off`. */
   bridgeLinkSet(port: string, opts: { readonly hairpin?: boolean; readonly learning?: boolean }): void {
-    const p = this.dev(port);
+    const p = this.devMut(port);
     if (p.master === undefined) throw new KernelError(`Error: ${port} is not a bridge port`);
     if (opts.hairpin !== undefined) p.hairpin = opts.hairpin;
     if (opts.learning !== undefined) p.learning = opts.learning;
@@ -304,7 +340,7 @@ export class NetNs {
 
   /** The bridge's MAC follows the lowest port MAC unless pinned; its MTU follows the lowest port MTU. */
   private recalcBridge(name: string): void {
-    const b = this.dev(name) as Bridge;
+    const b = this.devMut(name) as Bridge;
     const ports = [...this.devices.values()].filter((d) => d.master === name);
     if (ports.length > 0) b.mtu = Math.min(...ports.map((p) => p.mtu));
     const fdb = this.fdbs.get(name) as Fdb;
@@ -500,10 +536,11 @@ export class NetNs {
   bridgeFdbAppend(mac: Mac, dev: string, dst?: Ipv4): void {
     const d = this.dev(dev);
     if (d.kind === "vxlan") {
+      const vx = this.devMut(dev) as Vxlan;
       if (dst === undefined) throw new KernelError(`Error: vxlan fdb entries need a dst`);
       if (d.fdb.some((e) => e.mac === mac && e.dst === dst)) throw new KernelError(`RTNETLINK answers: File exists`);
       if (mac !== MAC_ZERO && d.fdb.some((e) => e.mac === mac)) throw new KernelError(`RTNETLINK answers: File exists`);
-      ownVxlanFdb(d).push({ mac, dst, learned: false, updatedAt: this.host.now() });
+      ownVxlanFdb(vx).push({ mac, dst, learned: false, updatedAt: this.host.now() });
       return;
     }
     if (d.master === undefined) throw new KernelError(`Error: ${dev} is not a bridge port`);
@@ -514,7 +551,7 @@ export class NetNs {
   bridgeFdbReplace(mac: Mac, dev: string, dst: Ipv4): void {
     const d = this.dev(dev);
     if (d.kind !== "vxlan") throw new KernelError(`Error: ${dev} is not a vxlan device`);
-    const fdb = ownVxlanFdb(d);
+    const fdb = ownVxlanFdb(this.devMut(dev) as Vxlan);
     const i = fdb.findIndex((e) => e.mac === mac);
     const entry = { mac, dst, learned: false, updatedAt: this.host.now() };
     if (i >= 0) fdb.splice(i, 1, entry);
@@ -525,7 +562,7 @@ export class NetNs {
   bridgeFdbDel(mac: Mac, dev: string): void {
     const d = this.dev(dev);
     if (d.kind !== "vxlan") throw new KernelError(`Error: ${dev} is not a vxlan device`);
-    const fdb = ownVxlanFdb(d);
+    const fdb = ownVxlanFdb(this.devMut(dev) as Vxlan);
     const i = fdb.findIndex((e) => e.mac === mac);
     if (i < 0) throw new KernelError(`RTNETLINK answers: No such file or directory`);
     fdb.splice(i, 1);
@@ -561,7 +598,7 @@ export class NetNs {
     // A writer that can produce the same text again (kube-proxy, from the inputs of that sync)
     // passes `replay`, so a large text is not kept for the journal's readers.
     const replay = opts.replay;
-    this.iptablesJournal.push(replay ? Object.defineProperty(meta, "text", { get: replay, enumerable: true }) as typeof meta & { readonly text: string } : { text, ...meta });
+    this.journal = [...this.journal, replay ? (Object.defineProperty(meta, "text", { get: replay, enumerable: true }) as typeof meta & { readonly text: string }) : { text, ...meta }];
   }
 
   /**
@@ -595,11 +632,16 @@ export class NetNs {
     const c = new NetNs(this.name, host);
     c.anonymous = this.anonymous;
     c.devices.clear();
+    // The device objects are shared until the copy changes one (`devMut`); a VXLAN device's
+    // remotes (one per other node under flannel) until either side changes them.
     for (const [k, d] of this.devices) {
-      // A VXLAN device's remotes (one per other node under flannel) are shared until either side changes them.
       if (d.kind === "vxlan") shareVxlanFdb(d);
-      c.devices.set(k, { ...d });
+      c.devices.set(k, d);
     }
+    // Both sides: a later change to the original must not show in the copy either.
+    c.devicesShared = true;
+    this.devicesShared = true;
+    this.ownDevices = undefined;
     c.addrs.push(...this.addrs);
     (c as { local: RouteTable }).local = this.local.clone();
     (c as { main: RouteTable }).main = this.main.clone();
@@ -607,8 +649,8 @@ export class NetNs {
     for (const [k, f] of this.fdbs) c.fdbs.set(k, f.clone());
     Object.assign(c.sysctls.all, this.sysctls.all);
     Object.assign(c.sysctls.default, this.sysctls.default);
-    c.sysctls.perIf.clear();
-    for (const [k, v] of this.sysctls.perIf) c.sysctls.perIf.set(k, { ...v });
+    // Per-interface confs are copied when first read (a trace reads two or three of a node's many).
+    (c.sysctls as { perIf: Map<string, IfConf> }).perIf = new CopyOnRead(this.sysctls.perIf, (v) => ({ ...v }));
     c.sysctls.bridgeNfCallIptables = this.sysctls.bridgeNfCallIptables;
     c.sysctls.defaultTtl = this.sysctls.defaultTtl;
     c.sysctls.icmpEchoIgnoreAll = this.sysctls.icmpEchoIgnoreAll;
@@ -616,7 +658,7 @@ export class NetNs {
     for (const x of this.connectionsSet ?? []) c.connections.add(x);
     for (const [k, v] of this.nsidsMap ?? []) c.nsids.set(k, v);
     c.ruleset = this.ruleset;
-    c.iptablesJournal.push(...this.iptablesJournal);
+    c.journal = this.journal;
     c.ipsets = this.ipsets;
     for (const [k, v] of this.recentMap ?? []) c.recent.set(k, v.map((e) => ({ ...e, hits: [...e.hits] })));
     for (const [k, v] of this.nthMap ?? []) c.nth.set(k, v);

@@ -86,7 +86,7 @@ export function vxlanRcv(k: Kx, ns: NetNs, vx0: Vxlan, skb: Skb): void {
   if (v.inner.src === vx.mac) return drop(k, ns, skb, "vxlan-looped", `${vx.name}: inner source MAC is our own (looped)`, vx.name);
   if (vx.fdbLearning) {
     const src = skb.pkt.header.src;
-    const fdb = ownVxlanFdb(vx);
+    const fdb = ownVxlanFdb(ns.devMut(vx.name) as Vxlan);
     const e = fdb.find((x) => x.mac === v.inner.src);
     if (!e) fdb.push({ mac: v.inner.src, dst: src, learned: true, updatedAt: k.now() });
     else if (e.learned) e.updatedAt = k.now();
