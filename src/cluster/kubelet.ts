@@ -308,10 +308,11 @@ export class Kubelets {
   }
 }
 
+// Eight words, each as `toString(16).padStart(8, "0")` would write it, in one flat string.
+const hexWords = Buffer.alloc(32);
 function hex64(rng: Rng): string {
-  let s = "";
-  for (let i = 0; i < 8; i += 1) s += rng.uint32().toString(16).padStart(8, "0");
-  return s;
+  for (let i = 0; i < 8; i += 1) hexWords.writeUInt32BE(rng.uint32(), i * 4);
+  return hexWords.toString("hex");
 }
 
 function uuidLike(rng: Rng): string {

@@ -27,14 +27,15 @@ export interface PodRequests {
 
 /** Sums a pod's requests (max of init containers and the sum of app containers, as the scheduler does). */
 export function podRequests(p: Pod): PodRequests {
-  // A pod from the store never changes; the scheduler asks once per node it filters and scores.
-  const had = requestsMemo.get(p);
+  // A pod's spec from the store never changes, and a status update keeps the spec object: the
+  // scheduler asks once per node it filters and scores, the cache once per write.
+  const had = requestsMemo.get(p.spec);
   if (had) return had;
   const r = computeRequests(p);
-  requestsMemo.set(p, r);
+  requestsMemo.set(p.spec, r);
   return r;
 }
-const requestsMemo = new WeakMap<Pod, PodRequests>();
+const requestsMemo = new WeakMap<Pod["spec"], PodRequests>();
 
 function computeRequests(p: Pod): PodRequests {
   let cpu = 0;
@@ -60,7 +61,7 @@ function computeRequests(p: Pod): PodRequests {
 
 /** Host ports a pod claims: `proto/hostIP/port`. */
 export function podHostPorts(p: Pod): readonly string[] {
-  const had = hostPortsMemo.get(p);
+  const had = hostPortsMemo.get(p.spec);
   if (had) return had;
   const out: string[] = [];
   for (const c of p.spec.containers) {
@@ -68,10 +69,10 @@ export function podHostPorts(p: Pod): readonly string[] {
       if (port.hostPort) out.push(`${port.protocol ?? "TCP"}/${port.hostIP ?? "0.0.0.0"}/${port.hostPort}`);
     }
   }
-  hostPortsMemo.set(p, out);
+  hostPortsMemo.set(p.spec, out);
   return out;
 }
-const hostPortsMemo = new WeakMap<Pod, readonly string[]>();
+const hostPortsMemo = new WeakMap<Pod["spec"], readonly string[]>();
 
 /** One node's aggregates. */
 export interface NodeInfo {
@@ -109,8 +110,12 @@ export class NodeInfoCache {
       this.sorted = undefined;
     } else if (o.kind === "Pod") {
       const key = keyOf(o);
+      const occupies = e.type !== "DELETED" && occupiesNode(o);
+      // Most writes are status updates of a bound pod: same node, same requests, nothing to move.
+      const had = this.podNode.get(key);
+      if (occupies && had && had.node === o.spec.nodeName && had.req === podRequests(o) && had.ports === podHostPorts(o) && this.infos.get(had.node)?.podKeys.has(key)) return;
       this.removePod(key);
-      if (e.type !== "DELETED" && occupiesNode(o)) this.addPod(key, o);
+      if (occupies) this.addPod(key, o);
     }
   }
 
@@ -170,7 +175,8 @@ export class NodeInfoCache {
     if (!had) return;
     this.podNode.delete(key);
     const info = this.infos.get(had.node);
-    if (!info) return;
+    // A pod bound before its node was known was never counted in it.
+    if (!info?.podKeys.has(key)) return;
     info.milliCpu -= had.req.milliCpu;
     info.memory -= had.req.memory;
     info.nonZeroMilliCpu -= had.req.nonZeroMilliCpu;

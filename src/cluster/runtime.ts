@@ -240,7 +240,8 @@ export class Runtime {
     const now = a.at ?? this.clock.now();
     const ns = o.metadata.namespace ?? "default";
     // The index holds a number per event, not the long key string (candidates are compared in full below).
-    const id = fnv32a([ns, o.kind, o.metadata.name, o.metadata.uid ?? "", a.reason, a.message, a.component, a.host ?? ""].join("\u001f"));
+    // As an int32 the key is a small integer, not a boxed number, in the index.
+    const id = fnv32a([ns, o.kind, o.metadata.name, o.metadata.uid ?? "", a.reason, a.message, a.component, a.host ?? ""].join("\u001f")) | 0;
     const ts = timestamp(now);
     const store = this.api.store;
     for (const k of this.eventIndex.get(id) ?? []) {
