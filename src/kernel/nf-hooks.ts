@@ -68,19 +68,22 @@ const PROTO_NUM = { tcp: 6, udp: 17, icmp: 1 } as const;
 function nfPacket(skb: Skb, io: HookIo): NfPacket {
   const p = skb.pkt;
   const pl = p.payload;
+  // One literal, every field present (absent ones undefined): each conditional spread made a
+  // temporary object, four per table walked.
   return {
     proto: pl.kind === "raw" ? pl.proto : PROTO_NUM[pl.kind],
     src: p.header.src,
     dst: p.header.dst,
     sport: pl.kind === "tcp" || pl.kind === "udp" ? pl.srcPort : 0,
     dport: pl.kind === "tcp" || pl.kind === "udp" ? pl.dstPort : 0,
-    ...(pl.kind === "icmp" ? { icmpType: pl.type, icmpCode: pl.code } : {}),
-    ...(pl.kind === "tcp" ? { tcpFlags: pl.flags } : {}),
+    icmpType: pl.kind === "icmp" ? pl.type : undefined,
+    icmpCode: pl.kind === "icmp" ? pl.code : undefined,
+    tcpFlags: pl.kind === "tcp" ? pl.flags : undefined,
     fragment: p.header.fragOffset > 0,
     inIface: io.inIface,
     outIface: io.outIface,
-    ...(io.physIn !== undefined ? { physIn: io.physIn } : {}),
-    ...(io.physOut !== undefined ? { physOut: io.physOut } : {}),
+    physIn: io.physIn,
+    physOut: io.physOut,
     bridged: io.bridged ?? false,
     mark: skb.mark,
     pktType: skb.pktType,
@@ -119,14 +122,19 @@ function ctView(skb: Skb, now: number): CtView | undefined {
 
 /** The address types `-m addrtype` sees, from the namespace's local table (`inet_addr_type_dev_table`). */
 export function addrTypes(ns: NetNs, a: Ipv4, iface?: string): readonly string[] {
-  if (a === 0) return ["UNSPEC"];
-  if (a === 0xffffffff) return ["BROADCAST"];
-  if (a >>> 28 === 14) return ["MULTICAST"];
-  const r = ns.local.lookup(a, (x) => iface === undefined || x.dev === iface);
-  if (r?.type === "local") return ["LOCAL"];
-  if (r?.type === "broadcast") return ["BROADCAST"];
-  return ["UNICAST"];
+  if (a === 0) return ADDR_UNSPEC;
+  if (a === 0xffffffff) return ADDR_BROADCAST;
+  if (a >>> 28 === 14) return ADDR_MULTICAST;
+  const r = iface === undefined ? ns.local.lookup(a) : ns.local.lookup(a, (x) => x.dev === iface);
+  if (r?.type === "local") return ADDR_LOCAL;
+  if (r?.type === "broadcast") return ADDR_BROADCAST;
+  return ADDR_UNICAST;
 }
+const ADDR_UNSPEC: readonly string[] = Object.freeze(["UNSPEC"]);
+const ADDR_BROADCAST: readonly string[] = Object.freeze(["BROADCAST"]);
+const ADDR_MULTICAST: readonly string[] = Object.freeze(["MULTICAST"]);
+const ADDR_LOCAL: readonly string[] = Object.freeze(["LOCAL"]);
+const ADDR_UNICAST: readonly string[] = Object.freeze(["UNICAST"]);
 
 /** `nf_conntrack_in`: attach the packet to its connection (or a new one). */
 function conntrackIn(ctx: HookCtx, ns: NetNs, skb: Skb): void {
@@ -238,7 +246,10 @@ export interface NatAddrs {
 }
 
 /** Runs one hook. Mutates the skb (NAT, mark, conntrack). */
-export function nfHook(ctx: HookCtx, ns: NetNs, hook: Hook, skb: Skb, io: HookIo, addrs: NatAddrs = {}): HookResult {
+const HOOK_OK: HookResult = Object.freeze({ ok: true });
+const NO_ADDRS: NatAddrs = Object.freeze({});
+
+export function nfHook(ctx: HookCtx, ns: NetNs, hook: Hook, skb: Skb, io: HookIo, addrs: NatAddrs = NO_ADDRS): HookResult {
   for (const step of TABLES[hook]) {
     if (step === "ct-in") {
       conntrackIn(ctx, ns, skb);
@@ -274,7 +285,7 @@ export function nfHook(ctx: HookCtx, ns: NetNs, hook: Hook, skb: Skb, io: HookIo
     const r = walk(ctx, ns, hook, table, skb, io);
     if (r.verdict !== "ACCEPT") return stopped(r, table);
   }
-  return { ok: true };
+  return HOOK_OK;
 }
 
 function stopped(r: TableVerdict, table: TableName): HookResult {
@@ -287,10 +298,11 @@ function stopped(r: TableVerdict, table: TableName): HookResult {
 
 function walk(ctx: HookCtx, ns: NetNs, hook: Hook, table: TableName, skb: Skb, io: HookIo): TableVerdict {
   const ct = ctView(skb, ctx.now());
+  // A whole literal: a spread of an optional `ct` costs more than the walk of a short chain.
   const env: NfEnv = {
     hook,
     addrTypes: (a, iface) => addrTypes(ns, a, iface),
-    ...(ct ? { ct } : {}),
+    ct,
     recent: ns.recent,
     ipsets: ns.ipsets,
     nowMs: ctx.now(),

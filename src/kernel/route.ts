@@ -150,7 +150,7 @@ export class RouteTable {
   }
 
   /** Longest-prefix match; `accept` can skip candidates (e.g. routes whose device is down). */
-  lookup(dst: Ipv4, accept: (r: Route) => boolean = () => true): Route | undefined {
+  lookup(dst: Ipv4, accept: (r: Route) => boolean = acceptAny): Route | undefined {
     if (this.small) {
       for (const r of this.small) if (((dst & maskOf(r.dst.len)) >>> 0) === r.dst.addr && accept(r)) return r;
       return undefined;
@@ -219,3 +219,8 @@ export function kernelRoute(dev: string, src: Ipv4, table: "local" | "main", typ
   return r;
 }
 const loopbackRoutes = new Map<string, Route>();
+
+// The default filter of a lookup, one function for every call.
+function acceptAny(): boolean {
+  return true;
+}

@@ -31,19 +31,21 @@ export function baseMatches(b: RuleBase, p: NfPacket): boolean {
   return true;
 }
 
+const CT_PROTO_NUM: Readonly<Record<string, number>> = { tcp: 6, udp: 17, icmp: 1 };
+
 function ctTest(t: CtTest, env: NfEnv): boolean {
   const ct = env.ct;
   if (t.key === "ctstate") {
-    const states = new Set<string>();
-    states.add(ct ? ct.state : "INVALID");
-    if (ct?.dnat) states.add("DNAT");
-    if (ct?.snat) states.add("SNAT");
-    return t.states.some((s) => states.has(s)) !== t.neg;
+    // The connection's state, plus DNAT and SNAT when it was translated.
+    const state = ct ? ct.state : "INVALID";
+    let hit = false;
+    for (const s of t.states) if (s === state || (s === "DNAT" && ct?.dnat === true) || (s === "SNAT" && ct?.snat === true)) hit = true;
+    return hit !== t.neg;
   }
   if (!ct) return false;
   switch (t.key) {
     case "ctproto":
-      return (({ tcp: 6, udp: 17, icmp: 1 })[ct.orig.proto] === t.proto) !== t.neg;
+      return (CT_PROTO_NUM[ct.orig.proto] === t.proto) !== t.neg;
     case "ctorigsrc":
       return prefixEq(t.addr, ct.orig.src, t.len) !== t.neg;
     case "ctorigdst":
@@ -130,7 +132,8 @@ export function evalMatch(m: Match, p: NfPacket, env: NfEnv, site: string): Matc
     case "connmark":
       return ((((env.ct?.mark ?? 0) & m.mask) >>> 0) === ((m.value & m.mask) >>> 0)) !== m.neg;
     case "conntrack":
-      return m.tests.every((t) => ctTest(t, env));
+      for (const t of m.tests) if (!ctTest(t, env)) return false;
+      return true;
     case "addrtype":
       return addrtypeMatch(m, p, env);
     case "recent":
@@ -159,9 +162,15 @@ function nthMatch(every: number, packet: number, site: string, env: NfEnv): bool
 
 function addrtypeMatch(m: Extract<Match, { kind: "addrtype" }>, p: NfPacket, env: NfEnv): boolean {
   const dev = m.limitIn ? p.inIface : m.limitOut ? p.outIface : undefined;
-  if (m.src && m.src.v.some((t) => env.addrTypes(p.src, dev).includes(t)) === m.src.neg) return false;
-  if (m.dst && m.dst.v.some((t) => env.addrTypes(p.dst, dev).includes(t)) === m.dst.neg) return false;
+  if (m.src && anyOf(m.src.v, env.addrTypes(p.src, dev)) === m.src.neg) return false;
+  if (m.dst && anyOf(m.dst.v, env.addrTypes(p.dst, dev)) === m.dst.neg) return false;
   return true;
+}
+
+// Whether any of `want` is in `have` (plain loops: this runs for every addrtype rule walked).
+function anyOf(want: readonly string[], have: readonly string[]): boolean {
+  for (const t of want) if (have.includes(t)) return true;
+  return false;
 }
 
 function physdevMatch(m: Extract<Match, { kind: "physdev" }>, p: NfPacket): boolean {

@@ -18,17 +18,17 @@ export interface NfPacket {
   /** Ports for TCP/UDP; 0 otherwise. */
   readonly sport: number;
   readonly dport: number;
-  readonly icmpType?: number;
-  readonly icmpCode?: number;
-  readonly tcpFlags?: number;
+  readonly icmpType?: number | undefined;
+  readonly icmpCode?: number | undefined;
+  readonly tcpFlags?: number | undefined;
   /** A non-first fragment (`-f`). */
   readonly fragment: boolean;
   /** Input and output interface names ("" when there is none at this hook). */
   readonly inIface: string;
   readonly outIface: string;
   /** Bridge ports, for `-m physdev` on bridged frames. */
-  readonly physIn?: string;
-  readonly physOut?: string;
+  readonly physIn?: string | undefined;
+  readonly physOut?: string | undefined;
   readonly bridged: boolean;
   readonly mark: number;
   /** `-m pkttype`: host (unicast to us), broadcast, multicast, otherhost. */
@@ -61,7 +61,7 @@ export interface NfEnv {
   readonly hook: Hook;
   /** Route types of an address (`LOCAL`, `UNICAST`, `BROADCAST`, …), optionally limited to an interface. */
   addrTypes(a: Ipv4, iface?: string): readonly string[];
-  readonly ct?: CtView;
+  readonly ct?: CtView | undefined;
   /** xt_recent lists by name; a walk may add to them (`--set`). */
   readonly recent: Map<string, RecentEntry[]>;
   /** ipset contents by set name (hash:ip / hash:net as prefixes). */

@@ -140,25 +140,39 @@ function firstAtOrAfter(list: readonly number[] | undefined, pos: number): numbe
 function nextCandidate(c: Chain, pos: number, p: NfPacket): number {
   const idx = dstIndex(c);
   if (!idx) return pos;
-  const byDst = idx.byDst;
-  // The first rule at or after `at` the destination index does not rule out.
-  const dstFrom = (at: number): number => {
-    if (!byDst) return at;
-    const n = Math.min(firstAtOrAfter(idx.wildcard, at), firstAtOrAfter(byDst.get(p.dst), at));
-    return n === Infinity ? c.rules.length : n;
-  };
-  let next = dstFrom(pos);
+  let next = dstFrom(c, idx, p.dst, pos);
   const ports = idx.ports;
   if (!ports) return next;
   const key = p.fragment || (p.proto !== 6 && p.proto !== 17) ? -2 : (p.proto << 16) | p.dport;
-  while (next < ports.length && ports[next] !== -1 && ports[next] !== key) next = dstFrom(next + 1);
+  while (next < ports.length && ports[next] !== -1 && ports[next] !== key) next = dstFrom(c, idx, p.dst, next + 1);
   return next;
+}
+
+/** The first rule at or after `at` the destination index does not rule out (a function, not a closure per step). */
+function dstFrom(c: Chain, idx: DstIndex, dst: number, at: number): number {
+  const byDst = idx.byDst;
+  if (!byDst) return at;
+  const n = Math.min(firstAtOrAfter(idx.wildcard, at), firstAtOrAfter(byDst.get(dst), at));
+  return n === Infinity ? c.rules.length : n;
 }
 
 /**
  * Walks `table`'s built-in chain `hook` for the packet. A missing table or chain accepts (no rules
  * there), as the kernel does when nothing is registered.
  */
+/** The rule a policy hit names (no rule: the chain's policy). */
+const POLICY_RULE: Rule = Object.freeze({ base: Object.freeze({}), matches: Object.freeze([]) as unknown as Rule["matches"], line: 0 }) as Rule;
+
+type VerdictExtra = { readonly rejectWith?: string; readonly nat?: NatDecision; readonly error?: string };
+
+function verdictOf(verdict: TableVerdict["verdict"], decidedBy: RuleHit | undefined, extra: VerdictExtra | undefined, hits: RuleHit[], packet: NfPacket, ctMark: number | undefined, notrack: boolean): TableVerdict {
+  return { verdict, rejectWith: extra?.rejectWith, decidedBy, nat: extra?.nat, hits, packet, ctMark, notrack, error: extra?.error };
+}
+
+function ruleHit(table: TableName, chain: string, index: number, rule: Rule, verdict: string, unknown: string | undefined): RuleHit {
+  return unknown ? { table, chain, index, rule, verdict, unknown } : { table, chain, index, rule, verdict };
+}
+
 export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env: NfEnv, ctMark0 = 0): TableVerdict {
   const t = rs.tables.get(table);
   const start = t?.chains.get(env.hook);
@@ -166,19 +180,9 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
   let ctMark = ctMark0;
   let notrack = false;
   const hits: RuleHit[] = [];
-  // Verdicts and hits are built as whole literals of one shape (no spreads): a walk makes one
-  // verdict and a hit per rule it looks at, on every hook of every hop of a trace.
-  const done = (verdict: TableVerdict["verdict"], decidedBy?: RuleHit, extra?: { rejectWith?: string; nat?: NatDecision; error?: string }): TableVerdict => ({
-    verdict,
-    rejectWith: extra?.rejectWith,
-    decidedBy,
-    nat: extra?.nat,
-    hits,
-    packet,
-    ctMark: ctMark !== ctMark0 ? ctMark : undefined,
-    notrack,
-    error: extra?.error,
-  });
+  // A walk makes one verdict, and a hit per rule it records, on every hook of every hop of a
+  // trace: both are whole literals of one shape, made by plain functions (no closure per rule).
+  const done = (verdict: TableVerdict["verdict"], decidedBy?: RuleHit, extra?: VerdictExtra): TableVerdict => verdictOf(verdict, decidedBy, extra, hits, packet, ctMark !== ctMark0 ? ctMark : undefined, notrack);
   if (!t || !start) return done("ACCEPT");
   const stack: Frame[] = [];
   let frame: Frame = { chain: start, pos: 0 };
@@ -194,7 +198,7 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
       }
       // Underflow: a user chain reached by -g returns here too; the built-in policy decides.
       const policy = start.policy ?? "ACCEPT";
-      hits.push({ table, chain: start.name, index: start.rules.length + 1, rule: { base: {}, matches: [], line: 0 }, verdict: `policy ${policy}` });
+      hits.push({ table, chain: start.name, index: start.rules.length + 1, rule: POLICY_RULE, verdict: policy === "ACCEPT" ? "policy ACCEPT" : policy === "DROP" ? "policy DROP" : `policy ${policy}` });
       return done(policy);
     }
     const index = frame.pos + 1;
@@ -210,29 +214,29 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
       if (r !== false) unknown = r.unknown;
       break;
     }
-    const hit = (verdict: string): RuleHit => (unknown ? { table, chain: frame.chain.name, index, rule, verdict, unknown } : { table, chain: frame.chain.name, index, rule, verdict });
+    const chainName = frame.chain.name;
     if (!matched) {
-      if (unknown) hits.push(hit("not evaluated"));
+      if (unknown) hits.push(ruleHit(table, chainName, index, rule, "not evaluated", unknown));
       continue;
     }
     const tgt = rule.target;
     if (!tgt) {
-      hits.push(hit("continue"));
+      hits.push(ruleHit(table, chainName, index, rule, "continue", unknown));
       continue;
     }
     switch (tgt.kind) {
       case "ACCEPT":
       case "DROP":
-        hits.push(hit(tgt.kind));
+        hits.push(ruleHit(table, chainName, index, rule, tgt.kind, unknown));
         return done(tgt.kind, hits[hits.length - 1]);
       case "REJECT":
-        hits.push(hit("REJECT"));
+        hits.push(ruleHit(table, chainName, index, rule, "REJECT", unknown));
         return done("REJECT", hits[hits.length - 1], { rejectWith: tgt.with });
       case "QUEUE":
-        hits.push(hit("QUEUE (no userspace queue: dropped)"));
+        hits.push(ruleHit(table, chainName, index, rule, "QUEUE (no userspace queue: dropped)", unknown));
         return done("DROP", hits[hits.length - 1]);
       case "RETURN": {
-        hits.push(hit("RETURN"));
+        hits.push(ruleHit(table, chainName, index, rule, "RETURN", unknown));
         const back = stack.pop();
         if (back) frame = back;
         else frame.pos = frame.chain.rules.length; // RETURN in a built-in chain: policy
@@ -241,7 +245,7 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
       case "JUMP":
       case "GOTO": {
         const next = t.chains.get(tgt.chain);
-        hits.push(hit(`${tgt.kind === "JUMP" ? "jump" : "goto"} ${tgt.chain}`));
+        hits.push(ruleHit(table, chainName, index, rule, `${tgt.kind === "JUMP" ? "jump" : "goto"} ${tgt.chain}`, unknown));
         if (!next) return done("ERROR", undefined, { error: `jump to missing chain ${tgt.chain}` });
         if (tgt.kind === "JUMP") {
           if (stack.length >= JUMP_STACK_MAX) return done("ERROR", undefined, { error: `jump depth exceeds ${JUMP_STACK_MAX} at ${table}/${frame.chain.name}/${index}` });
@@ -254,32 +258,32 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
       case "SNAT":
       case "MASQUERADE":
       case "REDIRECT": {
-        hits.push(hit(tgt.kind));
+        hits.push(ruleHit(table, chainName, index, rule, tgt.kind, unknown));
         const h = hits[hits.length - 1] as RuleHit;
         return done("ACCEPT", h, { nat: { target: tgt, hit: h } });
       }
       case "MARK":
         packet = { ...packet, mark: ((packet.mark & ~tgt.mask) ^ tgt.value) >>> 0 };
-        hits.push(hit(`MARK → 0x${packet.mark.toString(16)}`));
+        hits.push(ruleHit(table, chainName, index, rule, `MARK → 0x${packet.mark.toString(16)}`, unknown));
         continue;
       case "CONNMARK":
         if (tgt.mode === "set") ctMark = ((ctMark & ~tgt.mask) ^ tgt.value) >>> 0;
         else if (tgt.mode === "save") ctMark = ((ctMark & ~tgt.ctmask) | (packet.mark & tgt.nfmask)) >>> 0;
         else packet = { ...packet, mark: ((packet.mark & ~tgt.nfmask) | (ctMark & tgt.ctmask)) >>> 0 };
-        hits.push(hit(`CONNMARK ${tgt.mode}`));
+        hits.push(ruleHit(table, chainName, index, rule, `CONNMARK ${tgt.mode}`, unknown));
         continue;
       case "CT":
         if (tgt.notrack) notrack = true;
-        hits.push(hit(tgt.notrack ? "NOTRACK" : "CT"));
+        hits.push(ruleHit(table, chainName, index, rule, tgt.notrack ? "NOTRACK" : "CT", unknown));
         continue;
       case "LOG":
       case "NFLOG":
       case "TRACE":
-        hits.push(hit(`${tgt.kind} (continue)`));
+        hits.push(ruleHit(table, chainName, index, rule, `${tgt.kind} (continue)`, unknown));
         continue;
       case "unknown":
         unknown = `-j ${tgt.name}`;
-        hits.push(hit("not evaluated (continue)"));
+        hits.push(ruleHit(table, chainName, index, rule, "not evaluated (continue)", unknown));
         continue;
     }
   }

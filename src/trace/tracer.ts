@@ -122,11 +122,23 @@ interface Ctx {
   readonly lb: ReadonlyMap<string, string>;
 }
 
-function where(ctx: Ctx, netns: string): { node: string | null; label: string } {
+interface Where {
+  readonly node: string | null;
+  readonly label: string;
+}
+
+// A place's label, made once (every hop of every trace names its place).
+const whereOfPlace = new WeakMap<Place, Where>();
+
+function where(ctx: Ctx, netns: string): Where {
   const p = ctx.places.get(netns);
   if (!p) return { node: null, label: netns };
-  if (p.kind === "pod") return { node: p.node ?? null, label: `pod ${p.namespace}/${p.name}` };
-  return { node: p.kind === "node" ? p.name : null, label: `${p.kind} ${p.name}` };
+  let w = whereOfPlace.get(p);
+  if (!w) {
+    w = p.kind === "pod" ? { node: p.node ?? null, label: `pod ${p.namespace}/${p.name}` } : { node: p.kind === "node" ? p.name : null, label: `${p.kind} ${p.name}` };
+    whereOfPlace.set(p, w);
+  }
+  return w;
 }
 
 const ep = (a: Ipv4, port: number | undefined): string => (port === undefined ? formatIpv4(a) : `${formatIpv4(a)}:${port}`);
@@ -151,7 +163,7 @@ function ruleHits(e: Ev<"nf.table">): NonNullable<Hop["rules"]> {
  * A hop built whole as one literal: a spread of a shared base (`{ ...base, device, … }`) makes
  * every hop a slow generic clone, and hops are most of a trace's output.
  */
-function mkHop(w: { node: string | null; label: string }, netns: string, device: string | null, event: string, packet: string | null, detail: string): Hop {
+function mkHop(w: Where, netns: string, device: string | null, event: string, packet: string | null, detail: string): Hop {
   return { node: w.node, where: w.label, netns, device, event, packet, detail };
 }
 
@@ -161,25 +173,24 @@ function hopsOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Hop[] {
   for (const e of events) {
     if (e.packetId !== id) continue;
     const w = where(ctx, e.ns);
-    const hop = (device: string | null, event: string, packet: string | null, detail: string): Hop => mkHop(w, e.ns, device, event, packet, detail);
     switch (e.kind) {
       case "dev.tx":
       case "dev.rx":
         if (e.frame.payload.kind !== "ipv4") break;
-        out.push(hop(e.dev, e.kind === "dev.tx" ? "transmit" : "receive", summarizeIpv4(e.frame.payload), `${e.kind === "dev.tx" ? "out of" : "in on"} ${e.dev} (${e.frame.src} > ${e.frame.dst})`));
+        out.push(mkHop(w, e.ns, e.dev, e.kind === "dev.tx" ? "transmit" : "receive", summarizeIpv4(e.frame.payload), `${e.kind === "dev.tx" ? "out of" : "in on"} ${e.dev} (${e.frame.src} > ${e.frame.dst})`));
         break;
       case "route.lookup": {
         const lbNode = ctx.places.get(e.ns)?.kind === "host" ? ctx.lb.get(e.dst) : undefined;
-        out.push(hop(e.dev ?? null, lbNode ? "load balancer" : "route", null, `${e.dst}: ${e.result}${e.via ? ` via ${e.via}` : ""}${e.dev ? ` dev ${e.dev}` : ""}${e.src ? ` src ${e.src}` : ""}${lbNode ? ` (the load balancer hands ${e.dst} to node ${lbNode}, destination unchanged)` : ""}`));
+        out.push(mkHop(w, e.ns, e.dev ?? null, lbNode ? "load balancer" : "route", null, `${e.dst}: ${e.result}${e.via ? ` via ${e.via}` : ""}${e.dev ? ` dev ${e.dev}` : ""}${e.src ? ` src ${e.src}` : ""}${lbNode ? ` (the load balancer hands ${e.dst} to node ${lbNode}, destination unchanged)` : ""}`));
         break;
       }
       case "neigh":
         if (e.result === "miss") break;
-        out.push(hop(e.dev, "neighbour", null, `${e.ip} ${e.result === "hit" || e.result === "resolved" ? `is ${e.mac ?? "?"}` : "did not answer"} on ${e.dev}${e.result === "resolved" ? " (ARP)" : ""}`));
+        out.push(mkHop(w, e.ns, e.dev, "neighbour", null, `${e.ip} ${e.result === "hit" || e.result === "resolved" ? `is ${e.mac ?? "?"}` : "did not answer"} on ${e.dev}${e.result === "resolved" ? " (ARP)" : ""}`));
         break;
       case "bridge.fdb":
         if (e.action === "learn") break;
-        out.push(hop(e.bridge, "bridge", null, e.action === "forward" ? `${e.bridge}: ${e.mac} is on port ${e.port ?? "?"}` : e.action === "flood" ? `${e.bridge}: ${e.mac} unknown, flooded to every port` : `${e.bridge}: ${e.mac} is the bridge itself, up to the host`));
+        out.push(mkHop(w, e.ns, e.bridge, "bridge", null, e.action === "forward" ? `${e.bridge}: ${e.mac} is on port ${e.port ?? "?"}` : e.action === "flood" ? `${e.bridge}: ${e.mac} unknown, flooded to every port` : `${e.bridge}: ${e.mac} is the bridge itself, up to the host`));
         break;
       case "nf.table": {
         const interesting = e.hits.some((h) => !h.verdict.startsWith("policy")) || (e.verdict !== "ACCEPT" && e.verdict !== "DNAT");
@@ -188,7 +199,7 @@ function hopsOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Hop[] {
         break;
       }
       case "ct":
-        out.push(hop(null, "conntrack", null, `${e.state} (${e.dir === "ORIGINAL" ? "original" : "reply"} direction) ${tupleText(e.tuple)}`));
+        out.push(mkHop(w, e.ns, null, "conntrack", null, `${e.state} (${e.dir === "ORIGINAL" ? "original" : "reply"} direction) ${tupleText(e.tuple)}`));
         break;
       case "nat":
         out.push({ node: w.node, where: w.label, netns: e.ns, device: null, event: e.reverse ? "un-nat" : e.manip === "dst" ? "dnat" : "snat", packet: null, detail: `${tupleText(e.before)} → ${tupleText(e.after)}${e.reverse ? " (the connection's NAT undone for the reply)" : ""}`, changed: true });
@@ -200,20 +211,20 @@ function hopsOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Hop[] {
         break;
       }
       case "vxlan.decap":
-        out.push(hop(e.dev, "vxlan decap", null, `${e.dev}: VNI ${e.vni}, inner frame received`));
+        out.push(mkHop(w, e.ns, e.dev, "vxlan decap", null, `${e.dev}: VNI ${e.vni}, inner frame received`));
         break;
       case "ttl":
-        out.push(hop(null, "ttl", null, `TTL ${e.from} → ${e.to} (forwarded)`));
+        out.push(mkHop(w, e.ns, null, "ttl", null, `TTL ${e.from} → ${e.to} (forwarded)`));
         break;
       case "deliver":
-        if (e.socket?.startsWith("vxlan ")) out.push(hop(e.socket.slice(6), "vxlan socket", null, `UDP ${port(e.packet) ?? "?"} taken by ${e.socket.slice(6)}'s VXLAN socket`));
-        else out.push(hop(null, "deliver", summarizeIpv4(e.packet), e.to === "kernel" ? "answered by the kernel" : e.socket === "the connecting socket" ? "to the sending socket" : `to socket ${e.socket ?? "?"}`));
+        if (e.socket?.startsWith("vxlan ")) out.push(mkHop(w, e.ns, e.socket.slice(6), "vxlan socket", null, `UDP ${port(e.packet) ?? "?"} taken by ${e.socket.slice(6)}'s VXLAN socket`));
+        else out.push(mkHop(w, e.ns, null, "deliver", summarizeIpv4(e.packet), e.to === "kernel" ? "answered by the kernel" : e.socket === "the connecting socket" ? "to the sending socket" : `to socket ${e.socket ?? "?"}`));
         break;
       case "note":
-        out.push(hop(null, "note", null, e.text));
+        out.push(mkHop(w, e.ns, null, "note", null, e.text));
         break;
       case "drop":
-        out.push(hop(e.dev ?? null, "drop", null, `${e.reason}: ${e.text}`));
+        out.push(mkHop(w, e.ns, e.dev ?? null, "drop", null, `${e.reason}: ${e.text}`));
         break;
       default:
     }

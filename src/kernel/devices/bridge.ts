@@ -108,7 +108,9 @@ function bridgeDecide(k: Kx, ns: NetNs, br: Bridge, inPort: Device, f: EthernetF
 }
 
 function ports(ns: NetNs, br: Bridge): Device[] {
-  return [...ns.devices.values()].filter((d) => d.master === br.name);
+  const out: Device[] = [];
+  for (const d of ns.devices.values()) if (d.master === br.name) out.push(d);
+  return out;
 }
 
 // br_flood: every port but the ingress one (unless it has hairpin on). In a trace's copy, a
@@ -117,7 +119,8 @@ function ports(ns: NetNs, br: Bridge): Device[] {
 function flood(k: Kx, ns: NetNs, br: Bridge, inPort: Device | undefined, f: EthernetFrame, packetId: number, skb?: Skb): void {
   const all = ports(ns, br);
   const only = k.net.arpFloodPorts(ns.name, br.name, all, f);
-  for (const [i, p] of all.entries()) {
+  for (let i = 0; i < all.length; i += 1) {
+    const p = all[i] as Device;
     if (p === inPort && !p.hairpin) continue;
     if (!p.up) continue;
     if (only && !only.has(i)) {
