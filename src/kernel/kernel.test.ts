@@ -499,6 +499,7 @@ describe("a namespace copy shares its devices until it changes one", () => {
     c.sysctlSet("net.ipv4.conf.p2.proxy_arp", "1");
     c.sysctlSet("net.ipv4.ip_forward", "1");
     c.linkDel("br0");
+    c.linkAdd({ kind: "bridge", name: "br9" });
     expect(views(copy, "n1")).not.toEqual(before);
     expect(views(orig, "n1")).toEqual(before);
     // And the original's changes after a copy was made leave the copy as it was.
@@ -507,6 +508,8 @@ describe("a namespace copy shares its devices until it changes one", () => {
     orig.ns("n1").linkSetMtu("p1", 1300);
     orig.ns("n1").bridgeLinkSet("p2", { hairpin: true });
     orig.ns("n1").bridgeFdbDel(MAC_ZERO, "vx0");
+    orig.ns("n1").linkAdd({ kind: "bridge", name: "br8" });
+    orig.ns("n1").linkDel("p2");
     expect(views(copy2, "n1")).toEqual(seen);
     expect(views(orig, "n1")).not.toEqual(seen);
   });

@@ -75,7 +75,13 @@ export interface JournalEntry {
 
 /** One emulated network namespace. */
 export class NetNs {
-  readonly devices = new Map<string, Device>();
+  /** The devices by name (read only: changes go through the `ip`-named methods). */
+  get devices(): ReadonlyMap<string, Device> {
+    return this.devs;
+  }
+  private devs: Map<string, Device>;
+  /** The map itself is shared with a copy (or its source) until either side adds, removes or replaces a device. */
+  private devsShared = false;
   /**
    * After a copy is made, it and its source share the device objects until either changes one
    * (`devMut` copies it then); the names copied or made since are in `ownDevices`.
@@ -83,13 +89,13 @@ export class NetNs {
   private devicesShared = false;
   private ownDevices: Set<string> | undefined;
   readonly addrs: IfAddr[] = [];
-  readonly local = new RouteTable();
-  readonly main = new RouteTable();
+  readonly local: RouteTable;
+  readonly main: RouteTable;
   /** A copy's table copies an entry when it first reads it (a node knows every other node). */
-  readonly neigh: Map<string, Neighbour> = new Map();
-  readonly fdbs = new Map<string, Fdb>();
-  readonly sysctls: Sysctls = freshSysctls();
-  readonly conntrack = new Conntrack();
+  readonly neigh: Map<string, Neighbour>;
+  readonly fdbs: Map<string, Fdb>;
+  readonly sysctls: Sysctls;
+  readonly conntrack: Conntrack;
   readonly sockets: Socket[] = [];
   // Maps most namespaces (a pod's) never use are made on first use: a cluster has one per pod.
   private icmpPeersMap?: Map<number, { tokens: number; last: number }>;
@@ -109,7 +115,7 @@ export class NetNs {
   get nsids(): Map<string, number> {
     return (this.nsidsMap ??= new Map());
   }
-  ruleset: Ruleset = { tables: new Map() };
+  ruleset: Ruleset;
   /** xt_recent lists, statistic nth counters and ipsets, per namespace as in the kernel. */
   get recent(): Map<string, RecentEntry[]> {
     return (this.recentMap ??= new Map());
@@ -137,7 +143,32 @@ export class NetNs {
   constructor(
     readonly name: string,
     private readonly host: NsHost,
+    copyOf?: NetNs,
   ) {
+    if (copyOf) {
+      // cloneInto's tables, made here so a copy builds no empty ones first (a trace makes 2-4).
+      const src = copyOf;
+      this.devs = src.devs;
+      this.local = src.local.clone();
+      this.main = src.main.clone();
+      this.neigh = new CopyOnRead(src.neigh, (n) => ({ ...n }));
+      this.fdbs = new Map();
+      for (const [k, f] of src.fdbs) this.fdbs.set(k, f.clone());
+      const sc = src.sysctls;
+      // Per-interface confs are copied when first read (a trace reads two or three of a node's many).
+      this.sysctls = { all: { ...sc.all }, default: { ...sc.default }, perIf: new CopyOnRead(sc.perIf, (v) => ({ ...v })), bridgeNfCallIptables: sc.bridgeNfCallIptables, defaultTtl: sc.defaultTtl, icmpEchoIgnoreAll: sc.icmpEchoIgnoreAll };
+      this.conntrack = src.conntrack.clone();
+      this.ruleset = src.ruleset;
+      return;
+    }
+    this.devs = new Map();
+    this.local = new RouteTable();
+    this.main = new RouteTable();
+    this.neigh = new Map();
+    this.fdbs = new Map();
+    this.sysctls = freshSysctls();
+    this.conntrack = new Conntrack();
+    this.ruleset = { tables: new Map() };
     this.register({ kind: "loopback", name: "lo", ifindex: 0, mac: MAC_ZERO, mtu: 65536, txqlen: 1000, up: false, hairpin: false, learning: true });
   }
 
@@ -157,9 +188,17 @@ export class NetNs {
     const own = (this.ownDevices ??= new Set());
     if (own.has(name)) return d;
     const c = { ...d };
-    this.devices.set(name, c);
+    this.writableDevices().set(name, c);
     own.add(name);
     return c;
+  }
+
+  private writableDevices(): Map<string, Device> {
+    if (this.devsShared) {
+      this.devs = new Map(this.devs);
+      this.devsShared = false;
+    }
+    return this.devs;
   }
 
   /** Device names in ifindex order. */
@@ -171,7 +210,7 @@ export class NetNs {
   private register(d: Device): Device {
     if (this.devices.has(d.name)) throw new KernelError(`RTNETLINK answers: File exists (device ${d.name} in netns ${this.name})`);
     (d as { ifindex: number }).ifindex = this.nextIfindex++;
-    this.devices.set(d.name, d);
+    this.writableDevices().set(d.name, d);
     if (this.devicesShared) (this.ownDevices ??= new Set()).add(d.name);
     this.sysctls.perIf.set(d.name, { ...this.sysctls.default });
     return d;
@@ -232,7 +271,7 @@ export class NetNs {
     const d = this.dev(name);
     if (d.master !== undefined) this.linkSetNomaster(name);
     this.linkSetDown(name);
-    this.devices.delete(name);
+    this.writableDevices().delete(name);
     this.addrs.splice(0, this.addrs.length, ...this.addrs.filter((a) => a.dev !== name));
     for (const [k, n] of this.neigh) if (n.dev === name) this.neigh.delete(k);
     if (d.kind === "bridge") {
@@ -249,7 +288,7 @@ export class NetNs {
     const d = this.dev(name);
     if (d.master !== undefined) this.linkSetNomaster(name);
     this.linkSetDown(name);
-    this.devices.delete(name);
+    this.writableDevices().delete(name);
     this.addrs.splice(0, this.addrs.length, ...this.addrs.filter((a) => a.dev !== name));
   }
 
@@ -629,47 +668,28 @@ export class NetNs {
 
   /** A deep copy living in `host` (the ruleset is immutable and shared). */
   cloneInto(host: NsHost): NetNs {
-    const c = new NetNs(this.name, host);
+    const c = new NetNs(this.name, host, this);
     c.anonymous = this.anonymous;
-    c.devices.clear();
     // The device objects are shared until the copy changes one (`devMut`); a VXLAN device's
     // remotes (one per other node under flannel) until either side changes them.
-    for (const [k, d] of this.devices) {
-      if (d.kind === "vxlan") shareVxlanFdb(d);
-      c.devices.set(k, d);
-    }
+    for (const d of this.devices.values()) if (d.kind === "vxlan") shareVxlanFdb(d);
     // Both sides: a later change to the original must not show in the copy either.
     c.devicesShared = true;
     this.devicesShared = true;
     this.ownDevices = undefined;
+    c.devsShared = true;
+    this.devsShared = true;
     c.addrs.push(...this.addrs);
-    (c as { local: RouteTable }).local = this.local.clone();
-    (c as { main: RouteTable }).main = this.main.clone();
-    (c as { neigh: Map<string, Neighbour> }).neigh = new CopyOnRead(this.neigh, (n) => ({ ...n }));
-    for (const [k, f] of this.fdbs) c.fdbs.set(k, f.clone());
-    Object.assign(c.sysctls.all, this.sysctls.all);
-    Object.assign(c.sysctls.default, this.sysctls.default);
-    // Per-interface confs are copied when first read (a trace reads two or three of a node's many).
-    (c.sysctls as { perIf: Map<string, IfConf> }).perIf = new CopyOnRead(this.sysctls.perIf, (v) => ({ ...v }));
-    c.sysctls.bridgeNfCallIptables = this.sysctls.bridgeNfCallIptables;
-    c.sysctls.defaultTtl = this.sysctls.defaultTtl;
-    c.sysctls.icmpEchoIgnoreAll = this.sysctls.icmpEchoIgnoreAll;
     c.sockets.push(...this.sockets);
     for (const x of this.connectionsSet ?? []) c.connections.add(x);
     for (const [k, v] of this.nsidsMap ?? []) c.nsids.set(k, v);
-    c.ruleset = this.ruleset;
     c.journal = this.journal;
     c.ipsets = this.ipsets;
     for (const [k, v] of this.recentMap ?? []) c.recent.set(k, v.map((e) => ({ ...e, hits: [...e.hits] })));
     for (const [k, v] of this.nthMap ?? []) c.nth.set(k, v);
-    c.replaceConntrack(this.conntrack.clone());
     c.nextIfindex = this.nextIfindex;
     c.ipId = this.ipId;
     return c;
-  }
-
-  private replaceConntrack(ct: Conntrack): void {
-    (this as { conntrack: Conntrack }).conntrack = ct;
   }
 
   /**
