@@ -17,7 +17,7 @@
  * incoming pod..` (priorities are not modelled, so preemption never finds a victim).
  * @see k8s.io/kubernetes/pkg/scheduler/schedule_one.go; framework/types.go (FitError)
  */
-import type { Pod } from "./api/types.js";
+import type { Pod, Taint, Toleration } from "./api/types.js";
 import type { Rng } from "../sim/rng.js";
 import { podHostPorts, podRequests, type NodeInfo, type PodRequests } from "./node-info.js";
 import { TAINT, firstUntolerated, formatTaintForMessage, nodeAffinityMatches, preferredAffinityScore } from "./taints.js";
@@ -55,16 +55,20 @@ interface Failure {
   readonly unresolvable: boolean;
 }
 
+const NO_TOLERATIONS: readonly Toleration[] = [];
+/** TaintToleration's filter considers these effects (PreferNoSchedule only scores). */
+const FILTER_EFFECTS: readonly Taint["effect"][] = ["NoSchedule", "NoExecute"];
+
 /** The filters for one node; undefined when the node fits. */
 export function filterNode(pod: Pod, info: NodeInfo, req: PodRequests = podRequests(pod), hostPorts: readonly string[] = podHostPorts(pod)): Failure | undefined {
   const node = info.node;
-  const tols = pod.spec.tolerations ?? [];
+  const tols = pod.spec.tolerations ?? NO_TOLERATIONS;
   if (node.spec.unschedulable === true) {
     const ok = tols.some((t) => (t.key === TAINT.unschedulable || (!t.key && t.operator === "Exists")) && (!t.effect || t.effect === "NoSchedule"));
     if (!ok) return { reasons: [REASON.unschedulable], unresolvable: true };
   }
   if (pod.spec.nodeName && pod.spec.nodeName !== info.name) return { reasons: [REASON.nodeName], unresolvable: true };
-  const taint = firstUntolerated(node.spec.taints, tols, ["NoSchedule", "NoExecute"]);
+  const taint = firstUntolerated(node.spec.taints, tols, FILTER_EFFECTS);
   if (taint) return { reasons: [`node(s) had untolerated taint ${formatTaintForMessage(taint)}`], unresolvable: true };
   if (!nodeAffinityMatches(pod, node)) return { reasons: [REASON.affinity], unresolvable: true };
   for (const hp of hostPorts) {

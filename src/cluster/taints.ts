@@ -28,12 +28,22 @@ export function toleratesTaint(t: Toleration, taint: Taint): boolean {
 
 /** The first taint (with an effect in `effects`) no toleration tolerates. */
 export function firstUntolerated(taints: readonly Taint[] | undefined, tols: readonly Toleration[] | undefined, effects: readonly Taint["effect"][]): Taint | undefined {
-  for (const taint of taints ?? []) {
+  // Plain loops: the scheduler asks this of every node it filters, for every pod.
+  if (!taints) return undefined;
+  for (const taint of taints) {
     if (!effects.includes(taint.effect)) continue;
-    if (!(tols ?? []).some((t) => toleratesTaint(t, taint))) return taint;
+    let tolerated = false;
+    for (const t of tols ?? NO_TOLERATIONS) {
+      if (toleratesTaint(t, taint)) {
+        tolerated = true;
+        break;
+      }
+    }
+    if (!tolerated) return taint;
   }
   return undefined;
 }
+const NO_TOLERATIONS: readonly Toleration[] = [];
 
 function requirementMatches(r: NodeSelectorRequirement, value: string | undefined): boolean {
   const has = value !== undefined;
