@@ -252,15 +252,25 @@ export class Kubelets {
     return [...actions, ...this.statusActions(pod, sb, now)];
   }
 
+  // Written out as literals (a pod's status is rebuilt at every sync, 150,000 pods at scale).
   private conditions(pod: Pod, ready: boolean, now: number, reason?: string): PodCondition[] {
     const ts = timestamp(now);
-    const prev = new Map((pod.status?.conditions ?? []).map((c) => [c.type, c]));
-    const cond = (type: PodCondition["type"], ok: boolean, r?: string): PodCondition => {
-      const old = prev.get(type);
-      const status = ok ? "True" : "False";
-      return { type, status, ...(r && !ok ? { reason: r } : {}), lastTransitionTime: old?.status === status && old.lastTransitionTime ? old.lastTransitionTime : ts };
+    const prev = pod.status?.conditions;
+    // A condition keeps its transition time while its status stays the same.
+    const since = (type: PodCondition["type"], status: "True" | "False"): string => {
+      for (const c of prev ?? []) if (c.type === type) return c.status === status && c.lastTransitionTime ? c.lastTransitionTime : ts;
+      return ts;
     };
-    return [cond("PodReadyToStartContainers", true), cond("Initialized", true), cond("Ready", ready, reason ?? "ContainersNotReady"), cond("ContainersReady", ready, reason ?? "ContainersNotReady"), cond("PodScheduled", true)];
+    const r = reason ?? "ContainersNotReady";
+    const gate = (type: PodCondition["type"]): PodCondition =>
+      ready ? { type, status: "True", lastTransitionTime: since(type, "True") } : { type, status: "False", reason: r, lastTransitionTime: since(type, "False") };
+    return [
+      { type: "PodReadyToStartContainers", status: "True", lastTransitionTime: since("PodReadyToStartContainers", "True") },
+      { type: "Initialized", status: "True", lastTransitionTime: since("Initialized", "True") },
+      gate("Ready"),
+      gate("ContainersReady"),
+      { type: "PodScheduled", status: "True", lastTransitionTime: since("PodScheduled", "True") },
+    ];
   }
 
   private statusActions(pod: Pod, sb: Sandbox, now: number): Action[] {
@@ -273,15 +283,14 @@ export class Kubelets {
       started: i < sb.seen,
       state: i < sb.seen ? { running: { startedAt: timestamp(sb.startedAt ?? now) } } : { waiting: { reason: "ContainerCreating" } },
     }));
-    const status = {
-      ...pod.status,
-      phase: all ? ("Running" as const) : ("Pending" as const),
-      conditions: this.conditions(pod, all, now),
-      hostIP: this.nodes.get(pod.spec.nodeName as string)?.nodeIp ?? "",
-      ...(sb.ip ? { podIP: sb.ip, podIPs: [{ ip: sb.ip }] } : {}),
-      startTime: pod.status?.startTime ?? timestamp(now),
-      containerStatuses: statuses,
-    };
+    const phase = all ? ("Running" as const) : ("Pending" as const);
+    const conditions = this.conditions(pod, all, now);
+    const hostIP = this.nodes.get(pod.spec.nodeName as string)?.nodeIp ?? "";
+    const startTime = pod.status?.startTime ?? timestamp(now);
+    // The same keys in the same order either way (no spread of a conditional part).
+    const status = sb.ip
+      ? { ...pod.status, phase, conditions, hostIP, podIP: sb.ip, podIPs: [{ ip: sb.ip }], startTime, containerStatuses: statuses }
+      : { ...pod.status, phase, conditions, hostIP, startTime, containerStatuses: statuses };
     if (jsonEqual(status, pod.status)) return [];
     return [{ type: "update", object: { ...pod, status } }];
   }

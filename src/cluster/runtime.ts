@@ -54,6 +54,9 @@ export class Runtime {
   private writes = 0;
   /** Recorded events by a hash of what the EventCorrelator compares (candidates are checked field by field). */
   private readonly eventIndex = new Map<number, string[]>();
+  /** The clock ms of the last event's name, and that time in ns (its name's prefix before the sequence). */
+  private eventNanosAt = Number.NaN;
+  private eventNanosBase = 0n;
 
   constructor(
     private readonly api: ApiServer,
@@ -252,16 +255,20 @@ export class Runtime {
       return;
     }
     this.eventSeq += 1;
-    const nanos = (BigInt(EPOCH_MS + now) * 1_000_000n + BigInt(this.eventSeq)).toString(16);
+    if (this.eventNanosAt !== now) {
+      this.eventNanosAt = now;
+      this.eventNanosBase = BigInt(EPOCH_MS + now) * 1_000_000n;
+    }
+    const nanos = (this.eventNanosBase + BigInt(this.eventSeq)).toString(16);
     const ev: Event = {
       apiVersion: "v1",
       kind: "Event",
       metadata: { name: `${o.metadata.name}.${nanos}`, namespace: ns, creationTimestamp: ts, uid: `event-${this.eventSeq}` },
-      involvedObject: { kind: o.kind, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name, ...(o.metadata.uid ? { uid: o.metadata.uid } : {}), apiVersion: o.apiVersion },
+      involvedObject: involvedObject(o),
       reason: a.reason,
       message: a.message,
       type: a.eventType,
-      source: { component: a.component, ...(a.host ? { host: a.host } : {}) },
+      source: a.host ? { component: a.component, host: a.host } : { component: a.component },
       count: 1,
       firstTimestamp: ts,
       lastTimestamp: ts,
@@ -273,6 +280,16 @@ export class Runtime {
     if (same) same.push(keyOf(ev));
     else this.eventIndex.set(id, [keyOf(ev)]);
   }
+}
+
+// The object reference an Event names, with the keys in the order the API writes them (each
+// present only when the object has it), as literals: one per event recorded.
+function involvedObject(o: KubeObject): Event["involvedObject"] {
+  const { namespace, name, uid } = o.metadata;
+  if (namespace && uid) return { kind: o.kind, namespace, name, uid, apiVersion: o.apiVersion };
+  if (namespace) return { kind: o.kind, namespace, name, apiVersion: o.apiVersion };
+  if (uid) return { kind: o.kind, name, uid, apiVersion: o.apiVersion };
+  return { kind: o.kind, name, apiVersion: o.apiVersion };
 }
 
 function timerLess(a: Timer, b: Timer): boolean {
