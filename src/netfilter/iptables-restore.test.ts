@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ChainOverlay } from "./chain-overlay.js";
 import { formatSave } from "./iptables-save.js";
 import { parseRestore } from "./iptables-restore.js";
 
@@ -134,5 +135,49 @@ describe("parseRestore with intern (many nodes, one kube-proxy text)", () => {
     expect(chain(c, "FOO")).toBe(chain(a1, "FOO"));
     expect(chain(c, "BAR")).toBe(chain(a1, "BAR"));
     expect(chain(c, "X")).not.toBe(chain(a1, "BAR"));
+  });
+
+  // Nodes with a thousand chains, nearly the same: one is the base, the others its differences.
+  const big = (node: number, opts: { drop?: number; change?: number; add?: boolean }): string => {
+    const chains: string[] = [];
+    const rules: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      if (i === opts.drop) continue;
+      chains.push(`:SVC-${i} - [0:0]`);
+      rules.push(`-A PREROUTING -d 10.96.${i >> 8}.${i & 255}/32 -p tcp -m tcp --dport 80 -j SVC-${i}`);
+      rules.push(`-A SVC-${i} -p tcp -j DNAT --to-destination 10.244.${i >> 8}.${i & 255}:${i === opts.change ? 9090 : 8080}`);
+    }
+    if (opts.add) chains.push(`:ONLY-${node} - [0:0]`);
+    return ["*nat", ":PREROUTING ACCEPT [0:0]", ...chains, ...rules, "COMMIT", ""].join("\n");
+  };
+
+  it("keeps a large table as its differences from another node's, reading exactly as a fresh parse", () => {
+    const texts = [big(1, {}), big(2, { drop: 7 }), big(3, { change: 500, add: true }), big(4, { drop: 3, change: 999, add: true }), big(5, {})];
+    const interned = texts.map((t) => parseRestore(t, { intern: true }));
+    texts.forEach((t, i) => {
+      const mine = interned[i];
+      const fresh = parseRestore(t);
+      if (!mine?.ok || !fresh.ok) throw new Error(`parse failed: ${JSON.stringify(fresh)}`);
+      expect(formatSave(mine.ruleset)).toBe(formatSave(fresh.ruleset));
+      const a = mine.ruleset.tables.get("nat")?.chains as ReadonlyMap<string, unknown>;
+      const b = fresh.ruleset.tables.get("nat")?.chains as ReadonlyMap<string, unknown>;
+      expect(a.size).toBe(b.size);
+      expect(new Set(a.keys())).toEqual(new Set(b.keys()));
+      for (const k of ["SVC-3", "SVC-7", "SVC-500", "SVC-999", "ONLY-3", "ONLY-4", "NOPE"]) expect(a.has(k)).toBe(b.has(k));
+      if (i > 0) expect(a).toBeInstanceOf(ChainOverlay);
+    });
+    // Changed chains are this node's own objects; the rest are the base's.
+    const nat = (i: number): ReadonlyMap<string, unknown> => (interned[i]?.ok ? interned[i].ruleset.tables.get("nat")?.chains : undefined) as ReadonlyMap<string, unknown>;
+    expect(nat(2).get("SVC-500")).not.toBe(nat(0).get("SVC-500"));
+    expect(nat(2).get("SVC-501")).toBe(nat(0).get("SVC-501"));
+    // A later restore on top of an overlay (--noflush) starts from what it reads.
+    const base = interned[3];
+    if (!base?.ok) throw new Error("parse failed");
+    const next = parseRestore("*nat\n:SVC-1 - [0:0]\n-A SVC-1 -j RETURN\nCOMMIT\n", { base: base.ruleset, noflush: true, intern: true });
+    const fresh3 = parseRestore(texts[3] as string);
+    if (!fresh3.ok) throw new Error("parse failed");
+    const nextFresh = parseRestore("*nat\n:SVC-1 - [0:0]\n-A SVC-1 -j RETURN\nCOMMIT\n", { base: fresh3.ruleset, noflush: true });
+    if (!next.ok || !nextFresh.ok) throw new Error("parse failed");
+    expect(formatSave(next.ruleset)).toBe(formatSave(nextFresh.ruleset));
   });
 });

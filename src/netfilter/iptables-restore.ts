@@ -13,6 +13,7 @@ import { BUILTIN_CHAINS, TABLE_ORDER, isTableName } from "./model.js";
 import { parseRuleArgs } from "./rule-parse.js";
 import { formatRuleSpec } from "./iptables-save.js";
 import { tokenize } from "./text.js";
+import { ChainOverlay } from "./chain-overlay.js";
 
 /** A problem in the input, with its 1-based line number. */
 export interface RestoreIssue {
@@ -54,8 +55,13 @@ function emptyTable(name: TableName): Map<string, MutChain> {
 }
 
 function copyTable(t: Table): Map<string, MutChain> {
+  return copyChains(t.chains);
+}
+
+// Chains to change in this parse: new objects (interned ones are shared with other nodes).
+function copyChains(chains: ReadonlyMap<string, Chain | MutChain>): Map<string, MutChain> {
   const m = new Map<string, MutChain>();
-  for (const [n, c] of t.chains) {
+  for (const [n, c] of chains) {
     m.set(n, { name: c.name, ...(c.policy ? { policy: c.policy } : {}), counters: [c.counters[0], c.counters[1]], rules: [...c.rules] });
   }
   return m;
@@ -68,7 +74,7 @@ export function parseRestore(text: string, opts: RestoreOptions = {}): RestoreRe
 }
 
 function parseOnce(text: string, opts: RestoreOptions): RestoreResult {
-  const tables = new Map<TableName, Map<string, MutChain>>();
+  const tables = new Map<TableName, ReadonlyMap<string, MutChain>>();
   for (const [n, t] of opts.base?.tables ?? []) {
     tables.set(n, copyTable(t));
   }
@@ -85,7 +91,8 @@ function parseOnce(text: string, opts: RestoreOptions): RestoreResult {
       const name = line.slice(1).trim();
       if (!isTableName(name)) return fail(ln, `unknown table "${name}" (expected one of ${TABLE_ORDER.join(", ")})`);
       const existing = tables.get(name);
-      cur = { name, chains: opts.noflush && existing ? existing : emptyTable(name), line: ln };
+      // A table met again in the same input starts from its first section, copied if interned.
+      cur = { name, chains: opts.noflush && existing ? (opts.intern !== true && existing instanceof Map ? existing : copyChains(existing)) : emptyTable(name), line: ln };
       continue;
     }
     if (!cur) return fail(ln, `"${line.split(/\s+/)[0] ?? ""}" outside a table: expected a "*table" line first`);
@@ -274,7 +281,7 @@ let nextRuleId = 1;
 const sharedChains = new Map<TableName, Map<number, MutChain[]>>();
 let sharedCount = 0;
 
-function internChains(table: TableName, chains: Map<string, MutChain>): Map<string, MutChain> {
+function internChains(table: TableName, chains: Map<string, MutChain>): ReadonlyMap<string, MutChain> {
   const out = new Map<string, MutChain>();
   let shared = sharedChains.get(table);
   if (!shared) {
@@ -308,6 +315,35 @@ function internChains(table: TableName, chains: Map<string, MutChain>): Map<stri
     sharedCount += 1;
     out.set(name, c);
   }
+  return overBase(table, out);
+}
+
+/** Below this many chains a table keeps its own map. */
+const OVERLAY_MIN_CHAINS = 256;
+/** A table keeps its own map (and becomes the next base) when more than this share of its chains differ. */
+const OVERLAY_MAX_DIFF = 1 / 8;
+/** Per table, the last interned chain map that is not itself an overlay. */
+const bases = new Map<TableName, Map<string, MutChain>>();
+
+// The table as its differences from the base, when they are few (chain-overlay.ts).
+function overBase(table: TableName, out: Map<string, MutChain>): ReadonlyMap<string, MutChain> {
+  if (out.size < OVERLAY_MIN_CHAINS) return out;
+  const base = bases.get(table);
+  if (base) {
+    const limit = out.size * OVERLAY_MAX_DIFF;
+    const own = new Map<string, MutChain>();
+    for (const [k, c] of out) {
+      if (base.get(k) === c) continue;
+      own.set(k, c);
+      if (own.size > limit) break;
+    }
+    if (own.size <= limit) {
+      const gone = new Set<string>();
+      for (const k of base.keys()) if (!out.has(k)) gone.add(k);
+      if (gone.size <= limit) return new ChainOverlay(base, own, gone);
+    }
+  }
+  bases.set(table, out);
   return out;
 }
 
@@ -322,7 +358,7 @@ function checkJumps(chains: Map<string, MutChain>): RestoreIssue | undefined {
   return undefined;
 }
 
-function freeze(tables: Map<TableName, Map<string, MutChain>>): Ruleset {
+function freeze(tables: Map<TableName, ReadonlyMap<string, MutChain>>): Ruleset {
   const out = new Map<TableName, Table>();
   for (const name of TABLE_ORDER) {
     const t = tables.get(name);
