@@ -25,6 +25,7 @@ import { KernelError } from "./errors.js";
 import { arpConfKey, effectiveConf, freshSysctls, setSysctl } from "./sysctl.js";
 import { kernelRoute, RouteTable, selectAddr } from "./route.js";
 import { ownVxlanFdb, shareVxlanFdb } from "./devices/vxlan-fdb.js";
+import { DeviceTable } from "./device-table.js";
 import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, Socket, Sysctls, Vxlan } from "./types.js";
 import { CopyOnRead } from "./copy-on-read.js";
 
@@ -77,17 +78,9 @@ export interface JournalEntry {
 export class NetNs {
   /** The devices by name (read only: changes go through the `ip`-named methods). */
   get devices(): ReadonlyMap<string, Device> {
-    return this.devs;
+    return this.devTable.current;
   }
-  private devs: Map<string, Device>;
-  /** The map itself is shared with a copy (or its source) until either side adds, removes or replaces a device. */
-  private devsShared = false;
-  /**
-   * After a copy is made, it and its source share the device objects until either changes one
-   * (`devMut` copies it then); the names copied or made since are in `ownDevices`.
-   */
-  private devicesShared = false;
-  private ownDevices: Set<string> | undefined;
+  private readonly devTable: DeviceTable;
   readonly addrs: IfAddr[] = [];
   readonly local: RouteTable;
   readonly main: RouteTable;
@@ -146,9 +139,13 @@ export class NetNs {
     copyOf?: NetNs,
   ) {
     if (copyOf) {
-      // cloneInto's tables, made here so a copy builds no empty ones first (a trace makes 2-4).
+      // cloneInto: made here, so a copy builds no empty tables only to replace them (a trace makes 2-4 copies).
       const src = copyOf;
-      this.devs = src.devs;
+      // Shared until either side changes them: the devices (device-table.ts), a VXLAN device's
+      // remotes (one per other node under flannel), the route tables, the journal, the ruleset
+      // (immutable). Copied entry by entry when first read: neighbours, per-interface sysctls.
+      this.devTable = src.devTable.copy();
+      for (const d of src.devices.values()) if (d.kind === "vxlan") shareVxlanFdb(d);
       this.local = src.local.clone();
       this.main = src.main.clone();
       this.neigh = new CopyOnRead(src.neigh, (n) => ({ ...n }));
@@ -159,9 +156,20 @@ export class NetNs {
       this.sysctls = { all: { ...sc.all }, default: { ...sc.default }, perIf: new CopyOnRead(sc.perIf, (v) => ({ ...v })), bridgeNfCallIptables: sc.bridgeNfCallIptables, defaultTtl: sc.defaultTtl, icmpEchoIgnoreAll: sc.icmpEchoIgnoreAll };
       this.conntrack = src.conntrack.clone();
       this.ruleset = src.ruleset;
+      this.journal = src.journal;
+      this.ipsets = src.ipsets;
+      this.anonymous = src.anonymous;
+      this.addrs.push(...src.addrs);
+      this.sockets.push(...src.sockets);
+      for (const x of src.connectionsSet ?? []) this.connections.add(x);
+      for (const [k, v] of src.nsidsMap ?? []) this.nsids.set(k, v);
+      for (const [k, v] of src.recentMap ?? []) this.recent.set(k, v.map((e) => ({ ...e, hits: [...e.hits] })));
+      for (const [k, v] of src.nthMap ?? []) this.nth.set(k, v);
+      this.nextIfindex = src.nextIfindex;
+      this.ipId = src.ipId;
       return;
     }
-    this.devs = new Map();
+    this.devTable = new DeviceTable();
     this.local = new RouteTable();
     this.main = new RouteTable();
     this.neigh = new Map();
@@ -181,24 +189,9 @@ export class NetNs {
     return d;
   }
 
-  /** A device about to change: in a copy, a device still shared with the source is copied first. */
+  /** A device about to change (a device a copy still shares with its source is copied first). */
   devMut(name: string): Device {
-    const d = this.dev(name);
-    if (!this.devicesShared) return d;
-    const own = (this.ownDevices ??= new Set());
-    if (own.has(name)) return d;
-    const c = { ...d };
-    this.writableDevices().set(name, c);
-    own.add(name);
-    return c;
-  }
-
-  private writableDevices(): Map<string, Device> {
-    if (this.devsShared) {
-      this.devs = new Map(this.devs);
-      this.devsShared = false;
-    }
-    return this.devs;
+    return this.devTable.mutable(this.dev(name));
   }
 
   /** Device names in ifindex order. */
@@ -210,8 +203,7 @@ export class NetNs {
   private register(d: Device): Device {
     if (this.devices.has(d.name)) throw new KernelError(`RTNETLINK answers: File exists (device ${d.name} in netns ${this.name})`);
     (d as { ifindex: number }).ifindex = this.nextIfindex++;
-    this.writableDevices().set(d.name, d);
-    if (this.devicesShared) (this.ownDevices ??= new Set()).add(d.name);
+    this.devTable.add(d);
     this.sysctls.perIf.set(d.name, { ...this.sysctls.default });
     return d;
   }
@@ -271,7 +263,7 @@ export class NetNs {
     const d = this.dev(name);
     if (d.master !== undefined) this.linkSetNomaster(name);
     this.linkSetDown(name);
-    this.writableDevices().delete(name);
+    this.devTable.remove(name);
     this.addrs.splice(0, this.addrs.length, ...this.addrs.filter((a) => a.dev !== name));
     for (const [k, n] of this.neigh) if (n.dev === name) this.neigh.delete(k);
     if (d.kind === "bridge") {
@@ -288,7 +280,7 @@ export class NetNs {
     const d = this.dev(name);
     if (d.master !== undefined) this.linkSetNomaster(name);
     this.linkSetDown(name);
-    this.writableDevices().delete(name);
+    this.devTable.remove(name);
     this.addrs.splice(0, this.addrs.length, ...this.addrs.filter((a) => a.dev !== name));
   }
 
@@ -575,11 +567,10 @@ export class NetNs {
   bridgeFdbAppend(mac: Mac, dev: string, dst?: Ipv4): void {
     const d = this.dev(dev);
     if (d.kind === "vxlan") {
-      const vx = this.devMut(dev) as Vxlan;
       if (dst === undefined) throw new KernelError(`Error: vxlan fdb entries need a dst`);
       if (d.fdb.some((e) => e.mac === mac && e.dst === dst)) throw new KernelError(`RTNETLINK answers: File exists`);
       if (mac !== MAC_ZERO && d.fdb.some((e) => e.mac === mac)) throw new KernelError(`RTNETLINK answers: File exists`);
-      ownVxlanFdb(vx).push({ mac, dst, learned: false, updatedAt: this.host.now() });
+      ownVxlanFdb(this.devMut(dev) as Vxlan).push({ mac, dst, learned: false, updatedAt: this.host.now() });
       return;
     }
     if (d.master === undefined) throw new KernelError(`Error: ${dev} is not a bridge port`);
@@ -666,30 +657,12 @@ export class NetNs {
     return this.sockets.find((s) => s.proto === proto && s.port === port && s.addr === addr) ?? this.sockets.find((s) => s.proto === proto && s.port === port && s.addr === 0);
   }
 
-  /** A deep copy living in `host` (the ruleset is immutable and shared). */
+  /**
+   * A copy living in `host` that behaves as a deep copy: what is large and rarely changed is
+   * shared until either side changes it (the constructor's copy path says what).
+   */
   cloneInto(host: NsHost): NetNs {
-    const c = new NetNs(this.name, host, this);
-    c.anonymous = this.anonymous;
-    // The device objects are shared until the copy changes one (`devMut`); a VXLAN device's
-    // remotes (one per other node under flannel) until either side changes them.
-    for (const d of this.devices.values()) if (d.kind === "vxlan") shareVxlanFdb(d);
-    // Both sides: a later change to the original must not show in the copy either.
-    c.devicesShared = true;
-    this.devicesShared = true;
-    this.ownDevices = undefined;
-    c.devsShared = true;
-    this.devsShared = true;
-    c.addrs.push(...this.addrs);
-    c.sockets.push(...this.sockets);
-    for (const x of this.connectionsSet ?? []) c.connections.add(x);
-    for (const [k, v] of this.nsidsMap ?? []) c.nsids.set(k, v);
-    c.journal = this.journal;
-    c.ipsets = this.ipsets;
-    for (const [k, v] of this.recentMap ?? []) c.recent.set(k, v.map((e) => ({ ...e, hits: [...e.hits] })));
-    for (const [k, v] of this.nthMap ?? []) c.nth.set(k, v);
-    c.nextIfindex = this.nextIfindex;
-    c.ipId = this.ipId;
-    return c;
+    return new NetNs(this.name, host, this);
   }
 
   /**
