@@ -163,6 +163,8 @@ function dstFrom(c: Chain, idx: DstIndex, dst: number, at: number): number {
 /** The rule a policy hit names (no rule: the chain's policy). */
 const POLICY_RULE: Rule = Object.freeze({ base: Object.freeze({}), matches: Object.freeze([]) as unknown as Rule["matches"], line: 0 }) as Rule;
 
+const POLICY_VERDICT = { ACCEPT: "policy ACCEPT", DROP: "policy DROP" } as const;
+
 type VerdictExtra = { readonly rejectWith?: string; readonly nat?: NatDecision; readonly error?: string };
 
 function verdictOf(verdict: TableVerdict["verdict"], decidedBy: RuleHit | undefined, extra: VerdictExtra | undefined, hits: RuleHit[], packet: NfPacket, ctMark: number | undefined, notrack: boolean): TableVerdict {
@@ -198,7 +200,7 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
       }
       // Underflow: a user chain reached by -g returns here too; the built-in policy decides.
       const policy = start.policy ?? "ACCEPT";
-      hits.push({ table, chain: start.name, index: start.rules.length + 1, rule: POLICY_RULE, verdict: policy === "ACCEPT" ? "policy ACCEPT" : policy === "DROP" ? "policy DROP" : `policy ${policy}` });
+      hits.push({ table, chain: start.name, index: start.rules.length + 1, rule: POLICY_RULE, verdict: POLICY_VERDICT[policy] });
       return done(policy);
     }
     const index = frame.pos + 1;
