@@ -309,6 +309,43 @@ describe("the underlay segment", () => {
     expect(resolves("10.9.0.7")).toBe(true);
   });
 
+  it("a clone shares the segment's NICs until either side adds or removes one", () => {
+    const net = new Network({ seed: 7 });
+    // Explicit MACs: a copy's random MACs start from the same seed as the original's.
+    const join = (n: Network, name: string, addr: string): void => {
+      n.netnsAdd(name);
+      n.nicAdd(name, "eth0", "underlay", `02:00:00:00:00:${addr.split("/")[0]?.split(".")[3]?.padStart(2, "0").slice(-2)}` as Mac);
+      n.ns(name).addrAdd("eth0", addr);
+      n.ns(name).linkSetUp("eth0");
+      n.ns(name).listen("tcp", 0 as Ipv4, 80, { label: name });
+    };
+    join(net, "ext", "192.168.1.100/24");
+    join(net, "node1", "192.168.1.10/24");
+    join(net, "node2", "192.168.1.11/24");
+    // Which namespace's socket a connection from ext to `dst` reaches (twice: by ARP, then by the learned port).
+    const reached = (n: Network, dst: string): (string | undefined)[] =>
+      [0, 1].map(() => {
+        n.send("ext", { proto: "tcp", dst: ip(dst), sport: 50000, dport: 80 });
+        return n.drain().find((e) => e.kind === "deliver" && e.socket !== "the connecting socket")?.ns;
+      });
+    const before = net.clone(7);
+    const copy = net.clone(7);
+    copy.netnsDel("node2");
+    join(copy, "node3", "192.168.1.12/24");
+    expect(reached(copy, "192.168.1.11")).toEqual([undefined, undefined]);
+    expect(reached(copy, "192.168.1.12")).toEqual(["node3", "node3"]);
+    // The original and an earlier copy still have node2, and never had node3.
+    for (const n of [net.clone(7), before]) {
+      expect(reached(n, "192.168.1.11")).toEqual(["node2", "node2"]);
+      expect(reached(n, "192.168.1.12")).toEqual([undefined, undefined]);
+    }
+    // A change to the original after a copy leaves the copy as it was.
+    const copy2 = net.clone(7);
+    join(net, "node4", "192.168.1.13/24");
+    expect(reached(net.clone(7), "192.168.1.13")).toEqual(["node4", "node4"]);
+    expect(reached(copy2, "192.168.1.13")).toEqual([undefined, undefined]);
+  });
+
   it("a clone leaves bystanders of a broadcast ARP uncopied and unvisited, with the original's events but their receives", () => {
     const build = (): Network => {
       const net = new Network({ seed: 7 });

@@ -33,11 +33,43 @@ export interface QueuedRx {
   readonly skb?: Skb;
 }
 
-/** An L2 segment joining NICs (a learning switch, as the materialized underlay bridge is). */
+/** A NIC on a segment. */
+export interface SegmentNic {
+  readonly ns: string;
+  readonly dev: string;
+}
+
+/**
+ * An L2 segment joining NICs (a learning switch, as the materialized underlay bridge is). A
+ * trace's copy of the network shares the NIC list (one per node) with its source until either
+ * side adds or removes one (`segmentNicsMut`).
+ */
 export interface Segment {
   readonly name: string;
-  readonly nics: { readonly ns: string; readonly dev: string }[];
+  nics: readonly SegmentNic[];
+  /** The list is another segment's too: copy it before a change. */
+  shared: boolean;
   readonly fdb: Fdb;
+}
+
+/** A NIC list's NICs as switch ports (`ns/dev`, as the FDB names them): made once per list, for every copy sharing it. */
+const portSets = new WeakMap<readonly SegmentNic[], ReadonlySet<string>>();
+
+/** The segment's NIC list, made its own, to change. */
+function segmentNicsMut(s: Segment): SegmentNic[] {
+  if (s.shared) {
+    s.nics = s.nics.slice();
+    s.shared = false;
+  }
+  portSets.delete(s.nics);
+  return s.nics as SegmentNic[];
+}
+
+/** Is `port` (`ns/dev`) one of the segment's NICs? */
+function onSegment(s: Segment, port: string): boolean {
+  let ports = portSets.get(s.nics);
+  if (!ports) portSets.set(s.nics, (ports = new Set(s.nics.map((n) => `${n.ns}/${n.dev}`))));
+  return ports.has(port);
 }
 
 /** A neighbour resolution in progress: what to do once the MAC is known, or when it fails. */
@@ -145,7 +177,7 @@ export class Network implements NsHost {
     for (const d of [...ns.devices.values()]) if (d.kind === "veth" && d.peerNs !== name) ns.linkDel(d.name);
     this.namespaces.delete(name);
     this.touched();
-    for (const s of this.segments.values()) s.nics.splice(0, s.nics.length, ...s.nics.filter((n) => n.ns !== name));
+    for (const s of this.segments.values()) if (s.nics.some((n) => n.ns === name)) s.nics = segmentNicsMut(s).filter((n) => n.ns !== name);
   }
 
   /** A namespace by name, or throws `Cannot open network namespace "X"`. */
@@ -157,7 +189,7 @@ export class Network implements NsHost {
 
   /** Creates an underlay segment (an L2 switch). */
   segmentAdd(name: string): Segment {
-    const s: Segment = { name, nics: [], fdb: new Fdb() };
+    const s: Segment = { name, nics: [], shared: false, fdb: new Fdb() };
     this.segments.set(name, s);
     return s;
   }
@@ -166,7 +198,7 @@ export class Network implements NsHost {
   nicAdd(ns: string, dev: string, segment: string, mac?: Mac): void {
     const seg = this.segments.get(segment) ?? this.segmentAdd(segment);
     this.ns(ns).linkAdd({ kind: "nic", name: dev, segment, ...(mac !== undefined ? { mac } : {}) });
-    seg.nics.push({ ns, dev });
+    segmentNicsMut(seg).push({ ns, dev });
     this.touched();
   }
 
@@ -332,11 +364,11 @@ export class Network implements NsHost {
       const cut = known.port.lastIndexOf("/");
       const ns = known.port.slice(0, cut);
       const dev = known.port.slice(cut + 1);
-      if ((ns !== from.ns || dev !== from.dev) && seg.nics.some((n) => n.ns === ns && n.dev === dev)) this.enqueue({ ns, dev, frame, packetId });
+      if ((ns !== from.ns || dev !== from.dev) && onSegment(seg, known.port)) this.enqueue({ ns, dev, frame, packetId });
       return;
     }
     const only = arp ? this.arpCandidates(segment, seg, arp.targetIp) : undefined;
-    const nics = only ? only.map((i) => seg.nics[i] as Segment["nics"][number]) : seg.nics;
+    const nics = only ? only.map((i) => seg.nics[i] as SegmentNic) : seg.nics;
     for (const n of nics) {
       if (n.ns === from.ns && n.dev === from.dev) continue;
       this.enqueue({ ns: n.ns, dev: n.dev, frame, packetId });
@@ -355,7 +387,8 @@ export class Network implements NsHost {
   /** The ARP index (kernel/arp-index.ts) of a segment's NICs, if the segment is the source's. */
   private arpIndex(name: string, seg: Segment): ArpIndex | undefined {
     const sseg = this.source?.segments.get(name);
-    if (!sseg || sseg.nics.length !== seg.nics.length) return undefined;
+    // Its positions are valid for the very list it was made from: a copy that added or removed a NIC floods.
+    if (!sseg || sseg.nics !== seg.nics) return undefined;
     return this.sourceArpIndex(name, () => ({ list: sseg.nics }));
   }
 
@@ -418,7 +451,10 @@ export class Network implements NsHost {
       hooks.beforeCopy?.(ns.name);
       return ns.cloneInto(c);
     });
-    for (const [name, s] of this.segments) c.segments.set(name, { name, nics: s.nics.slice(), fdb: s.fdb.clone() });
+    for (const [name, s] of this.segments) {
+      s.shared = true;
+      c.segments.set(name, { name, nics: s.nics, shared: true, fdb: s.fdb.clone() });
+    }
     c.nextPacketId = this.nextPacketId;
 
     return c;
