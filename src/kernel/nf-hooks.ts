@@ -27,7 +27,7 @@ import type { Chooser } from "../netfilter/explore.js";
 import type { CtState, Hook, TableName } from "../netfilter/model.js";
 import { applyNat } from "../netfilter/nat.js";
 import type { CtView, NfEnv, NfPacket } from "../netfilter/packet.js";
-import { traverseTable, type NatDecision, type TableVerdict } from "../netfilter/traverse.js";
+import { emptyChainVerdict, traverseTable, type NatDecision, type TableVerdict } from "../netfilter/traverse.js";
 import type { KernelEventInput } from "./events.js";
 import { isIcmpError, readQuote, rewriteQuote } from "./icmp.js";
 import type { NetNs } from "./netns.js";
@@ -288,7 +288,7 @@ export function nfHook(ctx: HookCtx, ns: NetNs, hook: Hook, skb: Skb, io: HookIo
   return HOOK_OK;
 }
 
-function stopped(r: TableVerdict, table: TableName): HookResult {
+function stopped(r: WalkVerdict, table: TableName): HookResult {
   if (r.verdict === "ERROR") return { ok: false, verdict: "error", text: r.error ?? "rule walk failed", table };
   const by = r.decidedBy ? `${r.decidedBy.table} ${r.decidedBy.chain} rule ${r.decidedBy.index}` : `${table} policy`;
   return r.verdict === "DROP"
@@ -296,7 +296,17 @@ function stopped(r: TableVerdict, table: TableName): HookResult {
     : { ok: false, verdict: "reject", ...(r.rejectWith ? { rejectWith: r.rejectWith } : {}), text: `rejected by ${by}${r.rejectWith ? ` (${r.rejectWith})` : ""}`, table };
 }
 
-function walk(ctx: HookCtx, ns: NetNs, hook: Hook, table: TableName, skb: Skb, io: HookIo): TableVerdict {
+/** What a hook reads of a walk. */
+type WalkVerdict = Pick<TableVerdict, "verdict" | "decidedBy" | "rejectWith" | "nat" | "error">;
+
+function walk(ctx: HookCtx, ns: NetNs, hook: Hook, table: TableName, skb: Skb, io: HookIo): WalkVerdict {
+  // A built-in chain with no rules decides by its policy alone: no packet view, no connection view.
+  const start = ns.ruleset.tables.get(table)?.chains.get(hook);
+  const empty = start && emptyChainVerdict(table, start);
+  if (empty) {
+    ctx.record({ kind: "nf.table", packetId: skb.id, ns: ns.name, hook, table, verdict: empty.verdict, hits: empty.hits, inIface: io.inIface, outIface: io.outIface });
+    return empty;
+  }
   const ct = ctView(skb, ctx.now());
   // A whole literal: a spread of an optional `ct` costs more than the walk of a short chain.
   const env: NfEnv = {

@@ -193,6 +193,31 @@ function ruleHit(table: TableName, chain: string, index: number, rule: Rule, ver
   return unknown ? { table, chain, index, rule, verdict, unknown } : { table, chain, index, rule, verdict };
 }
 
+/** A built-in chain's verdict when it has no rules: its policy, the same every time. */
+export interface PolicyVerdict {
+  readonly verdict: "ACCEPT" | "DROP";
+  readonly hits: readonly RuleHit[];
+}
+// Per table: interning may give two tables' empty built-in chains of one name the same object.
+const policyVerdicts = { raw: new WeakMap(), mangle: new WeakMap(), nat: new WeakMap(), filter: new WeakMap(), security: new WeakMap() } satisfies Record<TableName, WeakMap<Chain, PolicyVerdict>>;
+
+/**
+ * The verdict of a built-in chain with no rules (most mangle and raw chains, nat INPUT): its
+ * policy, with the one policy hit a walk records. Nothing in the packet or its connection is read,
+ * so a hook can take it without building the walk's packet view; undefined when the chain has rules.
+ */
+export function emptyChainVerdict(table: TableName, chain: Chain): PolicyVerdict | undefined {
+  if (chain.rules.length > 0) return undefined;
+  const memo = policyVerdicts[table];
+  let v = memo.get(chain);
+  if (!v) {
+    const policy = chain.policy ?? "ACCEPT";
+    v = Object.freeze({ verdict: policy, hits: Object.freeze([Object.freeze({ table, chain: chain.name, index: 1, rule: POLICY_RULE, verdict: POLICY_VERDICT[policy] })]) });
+    memo.set(chain, v);
+  }
+  return v;
+}
+
 export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env: NfEnv, ctMark0 = 0): TableVerdict {
   const t = rs.tables.get(table);
   const start = t?.chains.get(env.hook);
