@@ -88,8 +88,31 @@ function pod(t: Topology, flag: string, ref: string): Pod {
   return p;
 }
 
-function node(t: Topology, flag: string, name: string): (typeof t.nodes)[number] {
-  const n = t.nodes.find((x) => x.name === name);
+type TopologyNode = Topology["nodes"][number];
+// A topology's nodes by name and by address (the first with it, as a scan finds it); the list is fixed when the topology is built.
+const nodeIndexes = new WeakMap<Topology["nodes"], { readonly byName: ReadonlyMap<string, TopologyNode>; readonly byIp: ReadonlyMap<string, TopologyNode> }>();
+
+function nodeIndex(t: Topology): { readonly byName: ReadonlyMap<string, TopologyNode>; readonly byIp: ReadonlyMap<string, TopologyNode> } {
+  let ix = nodeIndexes.get(t.nodes);
+  if (!ix) {
+    const byName = new Map<string, TopologyNode>();
+    const byIp = new Map<string, TopologyNode>();
+    for (const n of t.nodes) {
+      if (!byName.has(n.name)) byName.set(n.name, n);
+      if (!byIp.has(n.ip)) byIp.set(n.ip, n);
+    }
+    nodeIndexes.set(t.nodes, (ix = { byName, byIp }));
+  }
+  return ix;
+}
+
+/** The node with address `ip`, if any (a topology of 5,000 nodes is not scanned per trace). */
+export function nodeByIp(t: Topology, ip: string): TopologyNode | undefined {
+  return nodeIndex(t).byIp.get(ip);
+}
+
+function node(t: Topology, flag: string, name: string): TopologyNode {
+  const n = nodeIndex(t).byName.get(name);
   if (!n) throw new TraceInputError(`${flag}: no node "${name}" in the topology (nodes: ${t.nodes.map((x) => x.name).join(", ")})`);
   return n;
 }

@@ -10,7 +10,7 @@ import type { Service } from "../cluster/api/types.js";
 import { formatIpv4 } from "../net/addr.js";
 import type { Tuple } from "../net/tuple.js";
 import type { Topology } from "../topology/build.js";
-import { podByIp } from "./endpoints.js";
+import { nodeByIp, podByIp } from "./endpoints.js";
 import type { PathOutcome } from "./tracer.js";
 
 // The Services by the addresses and node ports they answer on, in list order (the first wins, as a
@@ -60,13 +60,16 @@ export function explain(t: Topology, o: Omit<PathOutcome, "explanation">, tuple:
   const dport = tuple.proto === "icmp" ? null : tuple.dport;
   const svc = serviceOf(t, dst, dport);
   if (svc) out.push(svc);
-  else if (t.nodes.some((n) => n.ip === dst)) {
-    const np = nodePortOf(t, dport);
-    if (np) out.push(`${dst} is node ${t.nodes.find((n) => n.ip === dst)?.name}; ${np}`);
+  else {
+    const node = nodeByIp(t, dst);
+    const np = node && nodePortOf(t, dport);
+    if (node && np) out.push(`${dst} is node ${node.name}; ${np}`);
   }
   for (const n of o.nat) {
     if (n.type === "DNAT") {
-      const who = podOf(t, n.to.split(":")[0] ?? "") ?? (t.nodes.find((x) => x.ip === n.to.split(":")[0])?.name ? `node ${t.nodes.find((x) => x.ip === n.to.split(":")[0])?.name}` : undefined);
+      const toIp = n.to.split(":")[0] ?? "";
+      const toNode = nodeByIp(t, toIp);
+      const who = podOf(t, toIp) ?? (toNode ? `node ${toNode.name}` : undefined);
       const chain = /^-A (\S+)/.exec(n.rule ?? "")?.[1] ?? "";
       out.push(`${n.node ? `kube-proxy's rules on ${n.node}` : "A DNAT rule"} sent it to ${n.to}${who ? ` (${who})` : ""}${chain.startsWith("KUBE-SEP-") ? ` via ${chain}` : ""}`);
     } else {

@@ -254,7 +254,12 @@ function natsOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Nat[] {
   for (let i = 0; i < events.length; i += 1) {
     const e = events[i] as KernelEvent;
     if (e.kind !== "nat" || e.packetId !== id || e.reverse) continue;
-    const table = [...events.slice(0, i)].reverse().find((x): x is Ev<"nf.table"> => x.kind === "nf.table" && x.packetId === id && x.ns === e.ns && x.table === "nat");
+    // The nat table walk that decided it: the last one before it, for this packet, there.
+    let table: Ev<"nf.table"> | undefined;
+    for (let j = i - 1; j >= 0 && !table; j -= 1) {
+      const x = events[j] as KernelEvent;
+      if (x.kind === "nf.table" && x.packetId === id && x.ns === e.ns && x.table === "nat") table = x;
+    }
     const hit = table?.hits.at(-1);
     const masq = hit?.verdict === "MASQUERADE";
     const [from, to] = e.manip === "dst" ? [ep(e.before.dst, e.before.proto === "icmp" ? undefined : e.before.dport), ep(e.after.dst, e.after.proto === "icmp" ? undefined : e.after.dport)] : [ep(e.before.src, e.before.proto === "icmp" ? undefined : e.before.sport), ep(e.after.src, e.after.proto === "icmp" ? undefined : e.after.sport)];
