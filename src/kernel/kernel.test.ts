@@ -489,6 +489,23 @@ describe("namespace copies share big tables until either side changes them", () 
   });
 });
 
+describe("a namespace copy shares its nsids until either side allocates one", () => {
+  it("an nsid a copy allocates stays in the copy, and one the original allocates later stays out of an earlier copy", () => {
+    const net = new Network({ seed: 5 });
+    for (const n of ["a", "b", "c"]) net.netnsAdd(n);
+    net.ns("a").linkAdd({ kind: "veth", name: "ab", peer: "ba", peerNs: "b" });
+    const copy = net.clone(1);
+    copy.ns("a").linkAdd({ kind: "veth", name: "ac", peer: "ca", peerNs: "c" });
+    expect([...net.ns("a").nsids]).toEqual([["b", 0]]);
+    expect([...copy.ns("a").nsids]).toEqual([["b", 0], ["c", 1]]);
+    const copy2 = net.clone(2);
+    const a2 = copy2.ns("a");
+    net.ns("a").linkAdd({ kind: "veth", name: "ac", peer: "ca", peerNs: "c" });
+    expect([...a2.nsids]).toEqual([["b", 0]]);
+    expect([...net.ns("a").nsids]).toEqual([["b", 0], ["c", 1]]);
+  });
+});
+
 describe("a namespace copy shares its devices until it changes one", () => {
   const build = (learning: boolean): Network => {
     const net = new Network({ seed: 11 });

@@ -94,6 +94,8 @@ export class NetNs {
   private icmpPeersMap?: Map<number, { tokens: number; last: number }>;
   private connectionsSet?: Set<string>;
   private nsidsMap?: Map<string, number>;
+  /** The nsid map is a copy's and its source's too (a node has one nsid per pod): copy before adding. */
+  private nsidsShared = false;
   private recentMap?: Map<string, RecentEntry[]>;
   private nthMap?: Map<string, number>;
   /** ICMP rate-limit state per destination (`inet_peer` rate_tokens/rate_last, ms). */
@@ -105,8 +107,8 @@ export class NetNs {
     return (this.connectionsSet ??= new Set());
   }
   /** Peer namespace name → nsid, allocated when a link first refers to it (`ip netns list-id`). */
-  get nsids(): Map<string, number> {
-    return (this.nsidsMap ??= new Map());
+  get nsids(): ReadonlyMap<string, number> {
+    return this.nsidsMap ?? NO_NSIDS;
   }
   ruleset: Ruleset;
   /** xt_recent lists, statistic nth counters and ipsets, per namespace as in the kernel. */
@@ -142,7 +144,7 @@ export class NetNs {
       // cloneInto: made here, so a copy builds no empty tables only to replace them (a trace makes 2-4 copies).
       const src = copyOf;
       // Shared until either side changes them: the devices (device-table.ts), a VXLAN device's
-      // remotes (one per other node under flannel), the route tables, the journal, the ruleset
+      // remotes (one per other node under flannel), the route tables, the nsids (one per pod), the journal, the ruleset
       // (immutable). Copied entry by entry when first read: neighbours, per-interface sysctls.
       this.devTable = src.devTable.copy();
       for (const d of src.devices.values()) if (d.kind === "vxlan") shareVxlanFdb(d);
@@ -162,7 +164,10 @@ export class NetNs {
       this.addrs.push(...src.addrs);
       this.sockets.push(...src.sockets);
       for (const x of src.connectionsSet ?? []) this.connections.add(x);
-      for (const [k, v] of src.nsidsMap ?? []) this.nsids.set(k, v);
+      if (src.nsidsMap) {
+        this.nsidsMap = src.nsidsMap;
+        this.nsidsShared = src.nsidsShared = true;
+      }
       for (const [k, v] of src.recentMap ?? []) this.recent.set(k, v.map((e) => ({ ...e, hits: [...e.hits] })));
       for (const [k, v] of src.nthMap ?? []) this.nth.set(k, v);
       this.nextIfindex = src.nextIfindex;
@@ -407,7 +412,12 @@ export class NetNs {
   }
 
   private allocNsid(peer: string): void {
-    if (!this.nsids.has(peer)) this.nsids.set(peer, this.nsids.size);
+    if (this.nsids.has(peer)) return;
+    if (!this.nsidsMap || this.nsidsShared) {
+      this.nsidsMap = new Map(this.nsidsMap);
+      this.nsidsShared = false;
+    }
+    this.nsidsMap.set(peer, this.nsidsMap.size);
   }
 
   /** True when the device has carrier (`LOWER_UP`): a veth needs its peer up, a bridge an up port. */
@@ -691,6 +701,8 @@ function parsedAddr(text: string): Cidr {
   if (!r.ok) throw new KernelError(`Error: inet prefix is expected rather than "${text}" (${r.error}).`);
   return r.value;
 }
+
+const NO_NSIDS: ReadonlyMap<string, number> = new Map();
 
 /** The neighbour table key. */
 export function neighKey(dev: string, ip: Ipv4): string {
