@@ -89,15 +89,8 @@ function ipv4Core(p: Ipv4Packet): string {
 
 /** Summarises an IPv4 packet as `tcpdump -nn` does (`IP 10.0.0.1.41000 > 10.0.0.2.80: Flags [S], …`). */
 export function summarizeIpv4(p: Ipv4Packet): string {
-  // Packets are immutable, and a trace shows the same one at every device it crosses unchanged.
-  let s = ipv4Summaries.get(p);
-  if (s === undefined) {
-    s = `IP ${ipv4Core(p)}`;
-    ipv4Summaries.set(p, s);
-  }
-  return s;
+  return `IP ${ipv4Core(p)}`;
 }
-const ipv4Summaries = new WeakMap<Ipv4Packet, string>();
 
 /**
  * Summarises an Ethernet frame as `tcpdump -nn -e` does, without the timestamp:
