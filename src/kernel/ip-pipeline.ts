@@ -27,8 +27,8 @@ import { quote, readQuote } from "./icmp.js";
 import type { Network } from "./network.js";
 import type { NetNs } from "./netns.js";
 import { arpRcv, neighOutput } from "./neigh.js";
-import { nfHook, type HookCtx, type HookIo, type HookResult } from "./nf-hooks.js";
-import { ipv4Length, type Skb } from "./skb.js";
+import { hookIo, natAddrs, nfHook, type HookCtx, type HookResult } from "./nf-hooks.js";
+import { ipv4Length, newSkb, type Skb } from "./skb.js";
 import type { Device, Route } from "./types.js";
 
 /** The running context every stage receives. */
@@ -65,7 +65,7 @@ export function devXmit(k: Kx, ns: NetNs, dev: Device, frame: EthernetFrame, pac
   k.record({ kind: "dev.tx", packetId, ns: ns.name, dev: dev.name, frame });
   switch (dev.kind) {
     case "loopback":
-      k.net.enqueue({ ns: ns.name, dev: dev.name, frame, packetId, ...(skb ? { skb } : {}) });
+      k.net.enqueue({ ns: ns.name, dev: dev.name, frame, packetId, skb });
       return;
     case "veth": {
       // Read, not copied: the receive decides whether the peer namespace is needed (Network.drain).
@@ -75,7 +75,7 @@ export function devXmit(k: Kx, ns: NetNs, dev: Device, frame: EthernetFrame, pac
         drop(k, ns, packetId, "dev-down", `veth peer ${dev.peer} is down (tx_dropped on ${dev.name})`, dev.name);
         return;
       }
-      k.net.enqueue({ ns: dev.peerNs, dev: dev.peer, frame, packetId });
+      k.net.enqueue({ ns: dev.peerNs, dev: dev.peer, frame, packetId, skb: undefined });
       return;
     }
     case "bridge":
@@ -123,7 +123,7 @@ export function l3Receive(k: Kx, ns: NetNs, dev: Device, frame: EthernetFrame, p
     drop(k, ns, packetId, "otherhost", `frame to ${frame.dst} is not for ${dev.name} (${dev.mac})`, dev.name);
     return;
   }
-  const s: Skb = skb ?? { id: packetId, pkt: pl, mark: 0, pktType, local: false };
+  const s: Skb = skb ?? newSkb(packetId, pl, 0, pktType, false);
   s.pkt = pl;
   s.inDev = dev.name;
   ipRcv(k, ns, dev, s);
@@ -134,7 +134,7 @@ export function l3Receive(k: Kx, ns: NetNs, dev: Device, frame: EthernetFrame, p
 /** `ip_rcv`: PREROUTING (unless the bridge already ran it), then routing. */
 function ipRcv(k: Kx, ns: NetNs, dev: Device, skb: Skb): void {
   if (!skb.preroutingDone) {
-    const r = nfHook(k, ns, "PREROUTING", skb, { inIface: dev.name, outIface: "", ...(skb.physIn !== undefined ? { physIn: skb.physIn } : {}) }, { redirectAddr: ns.addrs.find((a) => a.dev === dev.name)?.addr ?? (0 as Ipv4) });
+    const r = nfHook(k, ns, "PREROUTING", skb, hookIo(dev.name, "", skb.physIn), natAddrs(undefined, ns.addrs.find((a) => a.dev === dev.name)?.addr ?? (0 as Ipv4)));
     if (!r.ok) return nfStopped(k, ns, skb, r, "PREROUTING");
   }
   routeInput(k, ns, dev, skb);
@@ -227,7 +227,7 @@ function ipForward(k: Kx, ns: NetNs, inDev: Device, skb: Skb, out: Device, nexth
   }
   skb.pkt = { ...skb.pkt, header: { ...h, ttl: h.ttl - 1 } };
   k.record({ kind: "ttl", packetId: skb.id, ns: ns.name, from: h.ttl, to: h.ttl - 1 });
-  const io: HookIo = { inIface: inDev.name, outIface: out.name, ...(skb.physIn !== undefined ? { physIn: skb.physIn } : {}) };
+  const io = hookIo(inDev.name, out.name, skb.physIn);
   const r = nfHook(k, ns, "FORWARD", skb, io);
   if (!r.ok) return nfStopped(k, ns, skb, r, "FORWARD");
   skb.nexthop = nexthop;
@@ -236,7 +236,7 @@ function ipForward(k: Kx, ns: NetNs, inDev: Device, skb: Skb, out: Device, nexth
 
 /** `ip_local_deliver`: INPUT, then the socket (or the kernel itself: echo, RST, port unreachable, VXLAN). */
 function ipLocalDeliver(k: Kx, ns: NetNs, dev: Device, skb: Skb): void {
-  const r = nfHook(k, ns, "INPUT", skb, { inIface: dev.name, outIface: "", ...(skb.physIn !== undefined ? { physIn: skb.physIn } : {}) });
+  const r = nfHook(k, ns, "INPUT", skb, hookIo(dev.name, "", skb.physIn));
   if (!r.ok) return nfStopped(k, ns, skb, r, "INPUT");
   const p = skb.pkt;
   const pl = p.payload;
@@ -347,7 +347,7 @@ function emit(k: Kx, ns: NetNs, pkt: Ipv4Packet, what: "echo-reply" | "tcp-rst" 
   const id = k.net.packetId();
   k.record({ kind: "emit", packetId: id, ns: ns.name, what, cause, packet: pkt });
   // Conntrack finds the connection a reply belongs to, and that an ICMP error is RELATED to it.
-  ipLocalOut(k, ns, { id, pkt, mark: 0, pktType: "host", local: true });
+  ipLocalOut(k, ns, newSkb(id, pkt, 0, "host", true));
 }
 
 /** A hook dropped or rejected the packet: record it, and answer a REJECT as the target says. */
@@ -400,7 +400,7 @@ export function ipLocalOut(k: Kx, ns: NetNs, skb: Skb, opts: SendOptions = {}): 
   k.record({ kind: "route.lookup", packetId: skb.id, ns: ns.name, dst: formatIpv4(h0.dst), result: "output", route: rt.route, ...(rt.route.via !== undefined ? { via: formatIpv4(rt.route.via) } : {}), dev: rt.dev, src: formatIpv4(rt.src) });
   const flow = tupleOf(skb.pkt);
   if (opts.connect && flow) ns.connections.add(tupleKey(replyOf(flow)));
-  const r = nfHook(k, ns, "OUTPUT", skb, { inIface: "", outIface: rt.dev }, { redirectAddr: 0x7f000001 as Ipv4 });
+  const r = nfHook(k, ns, "OUTPUT", skb, hookIo("", rt.dev), natAddrs(undefined, 0x7f000001 as Ipv4));
   if (!r.ok) return drop(k, ns, skb, r.verdict === "drop" ? "nf-drop" : r.verdict === "reject" ? "nf-reject" : "nf-error", `OUTPUT: ${r.text} (the sending socket gets an error)`);
   let dev = rt.dev;
   let nexthop = rt.nexthop;
@@ -424,7 +424,7 @@ export function ipLocalOut(k: Kx, ns: NetNs, skb: Skb, opts: SendOptions = {}): 
 /** `ip_output`: POSTROUTING (MASQUERADE takes the out device's address), then the neighbour layer. */
 export function ipOutput(k: Kx, ns: NetNs, skb: Skb, out: Device, nexthop: Ipv4): void {
   const masq = ns.selectAddr(out.name, nexthop, "global");
-  const r = nfHook(k, ns, "POSTROUTING", skb, { inIface: "", outIface: out.name }, masq !== undefined ? { masqueradeAddr: masq } : {});
+  const r = nfHook(k, ns, "POSTROUTING", skb, hookIo("", out.name), natAddrs(masq, undefined));
   if (!r.ok) return nfStopped(k, ns, skb, r, "POSTROUTING");
   const len = ipv4Length(skb.pkt);
   if (len > out.mtu && out.kind !== "loopback") {

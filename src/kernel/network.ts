@@ -20,7 +20,7 @@ import { ipLocalOut, netifReceive, type Kx, type SendOptions } from "./ip-pipeli
 import { buildArpIndex, pickArpReceivers, type ArpIndex, type ArpListener } from "./arp-index.js";
 import { CopyOnRead } from "./copy-on-read.js";
 import { KernelError, NetNs, type NsHost } from "./netns.js";
-import type { Skb } from "./skb.js";
+import { newSkb, type Skb } from "./skb.js";
 import type { Device } from "./types.js";
 
 /** A receive waiting in the queue. */
@@ -29,8 +29,8 @@ export interface QueuedRx {
   readonly dev: string;
   readonly frame: EthernetFrame;
   readonly packetId: number;
-  /** Over loopback the skb (conntrack, mark) survives. */
-  readonly skb?: Skb;
+  /** Over loopback the skb (conntrack, mark) survives. Always present (undefined), so every entry has one shape. */
+  readonly skb: Skb | undefined;
 }
 
 /** A NIC on a segment. */
@@ -269,14 +269,14 @@ export class Network implements NsHost {
       ...(opts.df !== undefined ? { df: opts.df } : {}),
       ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
     });
-    ipLocalOut(this.kx(), this.ns(ns), { id, pkt, mark: opts.mark ?? 0, pktType: "host", local: true }, { ...opts, connect: true });
+    ipLocalOut(this.kx(), this.ns(ns), newSkb(id, pkt, opts.mark ?? 0, "host", true), { ...opts, connect: true });
     return id;
   }
 
   /** Puts a frame on the wire into `ns`/`dev` (as if it arrived there). */
   inject(ns: string, dev: string, frame: EthernetFrame): number {
     const id = this.packetId();
-    this.enqueue({ ns, dev, frame, packetId: id });
+    this.enqueue({ ns, dev, frame, packetId: id, skb: undefined });
     return id;
   }
 
@@ -364,14 +364,14 @@ export class Network implements NsHost {
       const cut = known.port.lastIndexOf("/");
       const ns = known.port.slice(0, cut);
       const dev = known.port.slice(cut + 1);
-      if ((ns !== from.ns || dev !== from.dev) && onSegment(seg, known.port)) this.enqueue({ ns, dev, frame, packetId });
+      if ((ns !== from.ns || dev !== from.dev) && onSegment(seg, known.port)) this.enqueue({ ns, dev, frame, packetId, skb: undefined });
       return;
     }
     const only = arp ? this.arpCandidates(segment, seg, arp.targetIp) : undefined;
     const nics = only ? only.map((i) => seg.nics[i] as SegmentNic) : seg.nics;
     for (const n of nics) {
       if (n.ns === from.ns && n.dev === from.dev) continue;
-      this.enqueue({ ns: n.ns, dev: n.dev, frame, packetId });
+      this.enqueue({ ns: n.ns, dev: n.dev, frame, packetId, skb: undefined });
     }
   }
 

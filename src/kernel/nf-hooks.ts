@@ -45,9 +45,14 @@ export interface HookCtx {
 export interface HookIo {
   readonly inIface: string;
   readonly outIface: string;
-  readonly physIn?: string;
-  readonly physOut?: string;
-  readonly bridged?: boolean;
+  readonly physIn: string | undefined;
+  readonly physOut: string | undefined;
+  readonly bridged: boolean;
+}
+
+/** A hook's devices, every field present: one object shape for every hook call (see Skb). */
+export function hookIo(inIface: string, outIface: string, physIn?: string, physOut?: string, bridged = false): HookIo {
+  return { inIface, outIface, physIn, physOut, bridged };
 }
 
 /** A hook's outcome: continue, or the packet is gone. */
@@ -84,7 +89,7 @@ function nfPacket(skb: Skb, io: HookIo): NfPacket {
     outIface: io.outIface,
     physIn: io.physIn,
     physOut: io.physOut,
-    bridged: io.bridged ?? false,
+    bridged: io.bridged,
     mark: skb.mark,
     pktType: skb.pktType,
   };
@@ -241,13 +246,18 @@ function translateIcmpError(p: Ipv4Packet, target: Tuple, manip: "src" | "dst"):
 
 /** What MASQUERADE/REDIRECT need to know about the route. */
 export interface NatAddrs {
-  readonly masqueradeAddr?: Ipv4;
-  readonly redirectAddr?: Ipv4;
+  readonly masqueradeAddr: Ipv4 | undefined;
+  readonly redirectAddr: Ipv4 | undefined;
+}
+
+/** The addresses MASQUERADE and REDIRECT would use here, every field present (see Skb). */
+export function natAddrs(masqueradeAddr: Ipv4 | undefined, redirectAddr: Ipv4 | undefined): NatAddrs {
+  return { masqueradeAddr, redirectAddr };
 }
 
 /** Runs one hook. Mutates the skb (NAT, mark, conntrack). */
 const HOOK_OK: HookResult = Object.freeze({ ok: true });
-const NO_ADDRS: NatAddrs = Object.freeze({});
+const NO_ADDRS: NatAddrs = Object.freeze(natAddrs(undefined, undefined));
 
 export function nfHook(ctx: HookCtx, ns: NetNs, hook: Hook, skb: Skb, io: HookIo, addrs: NatAddrs = NO_ADDRS): HookResult {
   for (const step of TABLES[hook]) {

@@ -21,10 +21,10 @@
 import { isMulticastMac, MAC_BROADCAST, MAC_ZERO, type Mac } from "../../net/addr.js";
 import type { EthernetFrame } from "../../net/headers/types.js";
 import type { NetNs } from "../netns.js";
-import { nfHook } from "../nf-hooks.js";
+import { hookIo, natAddrs, nfHook } from "../nf-hooks.js";
 import { devXmit, drop, fibLookup, l3Receive, nfStopped, type Kx } from "../ip-pipeline.js";
 import { resolve } from "../neigh.js";
-import type { Skb } from "../skb.js";
+import { newSkb, type Skb } from "../skb.js";
 import type { Bridge, Device } from "../types.js";
 import type { Fdb } from "./fdb.js";
 
@@ -46,16 +46,8 @@ export function brHandleFrame(k: Kx, ns: NetNs, port: Device, frame: EthernetFra
   const pl = frame.payload;
   if (pl.kind !== "ipv4" || !ns.sysctls.bridgeNfCallIptables) return bridgeDecide(k, ns, br, port, frame, packetId);
   const toUs = isLocalMac(ns, br, frame.dst);
-  const skb: Skb = {
-    id: packetId,
-    pkt: pl,
-    mark: 0,
-    pktType: toUs ? "host" : frame.dst === MAC_BROADCAST ? "broadcast" : isMulticastMac(frame.dst) ? "multicast" : "otherhost",
-    local: false,
-    physIn: port.name,
-    inDev: br.name,
-  };
-  const r = nfHook(k, ns, "PREROUTING", skb, { inIface: br.name, outIface: "", physIn: port.name }, { redirectAddr: ns.selectAddr(br.name, 0) ?? (0 as never) });
+  const skb = newSkb(packetId, pl, 0, toUs ? "host" : frame.dst === MAC_BROADCAST ? "broadcast" : isMulticastMac(frame.dst) ? "multicast" : "otherhost", false, port.name, br.name);
+  const r = nfHook(k, ns, "PREROUTING", skb, hookIo(br.name, "", port.name), natAddrs(undefined, ns.selectAddr(br.name, 0) ?? (0 as never)));
   if (!r.ok) return nfStopped(k, ns, skb, r, "PREROUTING (br_netfilter)");
   skb.preroutingDone = true;
   let f: EthernetFrame = { ...frame, payload: skb.pkt };
@@ -136,13 +128,13 @@ function flood(k: Kx, ns: NetNs, br: Bridge, inPort: Device | undefined, f: Ethe
 function brForward(k: Kx, ns: NetNs, br: Bridge, inPort: Device, out: Device, f: EthernetFrame, packetId: number, skb0?: Skb): void {
   const pl = f.payload;
   if (pl.kind === "ipv4" && ns.sysctls.bridgeNfCallIptables) {
-    const skb: Skb = skb0 ?? { id: packetId, pkt: pl, mark: 0, pktType: "otherhost", local: false, physIn: inPort.name };
+    const skb: Skb = skb0 ?? newSkb(packetId, pl, 0, "otherhost", false, inPort.name);
     skb.pkt = pl;
-    const io = { inIface: br.name, outIface: br.name, physIn: inPort.name, physOut: out.name, bridged: true };
+    const io = hookIo(br.name, br.name, inPort.name, out.name, true);
     const r = nfHook(k, ns, "FORWARD", skb, io);
     if (!r.ok) return nfStopped(k, ns, skb, r, "FORWARD (bridged)");
     const masq = ns.selectAddr(br.name, skb.pkt.header.dst, "global");
-    const r2 = nfHook(k, ns, "POSTROUTING", skb, { inIface: "", outIface: br.name, physOut: out.name, bridged: true }, masq !== undefined ? { masqueradeAddr: masq } : {});
+    const r2 = nfHook(k, ns, "POSTROUTING", skb, hookIo("", br.name, undefined, out.name, true), natAddrs(masq, undefined));
     if (!r2.ok) return nfStopped(k, ns, skb, r2, "POSTROUTING (bridged)");
     f = { ...f, payload: skb.pkt };
   }

@@ -16,7 +16,7 @@ import { ipv4Header } from "../../net/packet.js";
 import type { NetNs } from "../netns.js";
 import { ownVxlanFdb, vxlanFdbLookup } from "./vxlan-fdb.js";
 import { drop, ipLocalOut, routeOutput, type Kx } from "../ip-pipeline.js";
-import type { Skb } from "../skb.js";
+import { newSkb, type Skb } from "../skb.js";
 import type { Vxlan } from "../types.js";
 
 /** The outer UDP source port range (`net.ipv4.ip_local_port_range`, vxlan `srcport 0 0`). */
@@ -71,7 +71,7 @@ export function vxlanXmit(k: Kx, ns: NetNs, vx: Vxlan, frame: EthernetFrame, pac
       payload: { kind: "udp", srcPort: vxlanSourcePort(frame), dstPort: vx.dstport, payload: { kind: "vxlan", vni: vx.vni, inner: frame } },
     };
     k.record({ kind: "vxlan.encap", packetId, ns: ns.name, dev: vx.name, vni: vx.vni, outer });
-    ipLocalOut(k, ns, { id: packetId, pkt: outer, mark: 0, pktType: "host", local: true }, vx.dev !== undefined ? { dev: vx.dev } : {});
+    ipLocalOut(k, ns, newSkb(packetId, outer, 0, "host", true), vx.dev !== undefined ? { dev: vx.dev } : {});
   }
 }
 
@@ -92,5 +92,5 @@ export function vxlanRcv(k: Kx, ns: NetNs, vx0: Vxlan, skb: Skb): void {
     else if (e.learned) e.updatedAt = k.now();
   }
   k.record({ kind: "vxlan.decap", packetId: skb.id, ns: ns.name, dev: vx.name, vni: v.vni });
-  k.net.enqueue({ ns: ns.name, dev: vx.name, frame: v.inner, packetId: skb.id });
+  k.net.enqueue({ ns: ns.name, dev: vx.name, frame: v.inner, packetId: skb.id, skb: undefined });
 }
