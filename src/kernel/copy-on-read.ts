@@ -7,7 +7,12 @@
  */
 /** A map that copies an entry of `source` the first time it is read, and then keeps the copy. */
 export class CopyOnRead<V> extends Map<string, V> {
-  private readonly gone = new Set<string>();
+  /**
+   * Source keys deleted from the copy (made on the first delete: most copies never delete). A key
+   * set again afterwards stays here: its entry is the copy's own, listed after the source's, as a
+   * Map lists a key deleted and set again.
+   */
+  private gone: Set<string> | undefined;
   constructor(
     private readonly source: ReadonlyMap<string, V>,
     private readonly copy: (v: V) => V,
@@ -18,13 +23,20 @@ export class CopyOnRead<V> extends Map<string, V> {
   copiedKeys(): IterableIterator<string> {
     return super.keys();
   }
+  // A trace reads these maps on every hop: an entry already copied costs one lookup, not two.
+  // (Values are never undefined.)
+  private isGone(k: string): boolean {
+    return this.gone !== undefined && this.gone.has(k);
+  }
   /** The entry as it stands, without copying it: the copy if made, else the source's (read only!). */
   peek(k: string): V | undefined {
-    if (super.has(k) || this.gone.has(k)) return super.get(k);
+    const own = super.get(k);
+    if (own !== undefined || this.isGone(k)) return own;
     return this.source.get(k);
   }
   override get(k: string): V | undefined {
-    if (super.has(k) || this.gone.has(k)) return super.get(k);
+    const own = super.get(k);
+    if (own !== undefined || this.isGone(k)) return own;
     const v = this.source.get(k);
     if (v === undefined) return undefined;
     const c = this.copy(v);
@@ -32,22 +44,18 @@ export class CopyOnRead<V> extends Map<string, V> {
     return c;
   }
   override has(k: string): boolean {
-    return super.has(k) || (!this.gone.has(k) && this.source.has(k));
+    return super.has(k) || (!this.isGone(k) && this.source.has(k));
   }
   override delete(k: string): boolean {
     const had = this.has(k);
-    this.gone.add(k);
+    (this.gone ??= new Set()).add(k);
     super.delete(k);
     return had;
   }
-  override set(k: string, v: V): this {
-    this.gone.delete(k);
-    return super.set(k, v);
-  }
   // Iteration follows the source's order (then entries added to the copy), as a copied Map would.
   private order(): string[] {
-    const ks = [...this.source.keys()].filter((k) => !this.gone.has(k));
-    for (const k of super.keys()) if (!this.source.has(k)) ks.push(k);
+    const ks = [...this.source.keys()].filter((k) => !this.isGone(k));
+    for (const k of super.keys()) if (!this.source.has(k) || this.isGone(k)) ks.push(k);
     return ks;
   }
   override get size(): number {
