@@ -10,6 +10,7 @@ import { replyOf, type Tuple } from "../net/tuple.js";
 import { Conntrack, formatConntrackLine } from "./conntrack.js";
 import { applyNat } from "./nat.js";
 import type { NatDecision } from "./traverse.js";
+import { NO_BASE_TESTS } from "./model.js";
 
 const arbTuple: fc.Arbitrary<Tuple> = fc.record({
   proto: fc.constantFrom("tcp" as const, "udp" as const, "icmp" as const),
@@ -19,7 +20,7 @@ const arbTuple: fc.Arbitrary<Tuple> = fc.record({
   dport: fc.integer({ min: 0, max: 65535 }),
 });
 
-const hit = { table: "nat" as const, chain: "X", index: 1, rule: { base: {}, matches: [], line: 1 }, verdict: "DNAT" };
+const hit = { table: "nat" as const, chain: "X", index: 1, rule: { base: NO_BASE_TESTS, matches: [], target: undefined, line: 1 }, verdict: "DNAT" };
 const dnat = (to: string, port: number): NatDecision => ({
   target: { kind: "DNAT", ranges: [{ from: ip(to), to: ip(to), ports: { lo: port, hi: port } }], random: false, randomFully: false, persistent: false },
   hit,

@@ -44,15 +44,22 @@ export interface IfaceTest {
 }
 
 /** The fields every rule may test without a module (`-s -d -i -o -p -f`). */
+/**
+ * The tests iptables keeps in `struct ipt_ip`. Every field is present (undefined: no test), so
+ * every rule's base has one object shape and the walk's reads of it stay monomorphic.
+ */
 export interface RuleBase {
-  readonly src?: AddrTest;
-  readonly dst?: AddrTest;
-  readonly in?: IfaceTest;
-  readonly out?: IfaceTest;
+  readonly src: AddrTest | undefined;
+  readonly dst: AddrTest | undefined;
+  readonly in: IfaceTest | undefined;
+  readonly out: IfaceTest | undefined;
   /** Protocol number (0 = all) and whether the test is negated. */
-  readonly proto?: { readonly num: number; readonly neg: boolean };
-  readonly frag?: { readonly neg: boolean };
+  readonly proto: { readonly num: number; readonly neg: boolean } | undefined;
+  readonly frag: { readonly neg: boolean } | undefined;
 }
+
+/** A rule base with no tests. */
+export const NO_BASE_TESTS: RuleBase = Object.freeze({ src: undefined, dst: undefined, in: undefined, out: undefined, proto: undefined, frag: undefined });
 
 /** Conntrack states as `--ctstate` names them (SNAT/DNAT are virtual states). */
 export type CtState = "INVALID" | "NEW" | "ESTABLISHED" | "RELATED" | "UNTRACKED" | "SNAT" | "DNAT";
@@ -133,7 +140,8 @@ export type Target =
 export interface Rule {
   readonly base: RuleBase;
   readonly matches: readonly Match[];
-  readonly target?: Target;
+  /** Present on every rule (undefined: no target), one object shape as for the base. */
+  readonly target: Target | undefined;
   /** Line in the source text (1-based), 0 when built in code. */
   readonly line: number;
 }

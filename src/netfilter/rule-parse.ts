@@ -8,7 +8,7 @@
 import { parseCidrLoose } from "../net/cidr.js";
 import { MATCH_MODULES } from "./matches/registry.js";
 import type { GivenOption } from "./matches/module.js";
-import type { Match, Rule, RuleBase, Target } from "./model.js";
+import { NO_BASE_TESTS, type Match, type Rule, type RuleBase, type Target } from "./model.js";
 import { parseUint } from "./text.js";
 import { TARGET_OPTIONS, buildTarget } from "./targets.js";
 
@@ -66,7 +66,7 @@ function optionOwner(slots: readonly Slot[], name: string): Slot | undefined {
 
 /** Parses rule arguments into a Rule, or returns an error message. */
 export function parseRuleArgs(args: readonly string[], ctx: RuleContext): Rule | string {
-  let base: RuleBase = {};
+  let base: RuleBase = NO_BASE_TESTS;
   const slots: Slot[] = [];
   let targetName: string | undefined;
   let goto = false;
@@ -226,5 +226,5 @@ function finishRule(base: RuleBase, slots: readonly Slot[], targetName: string |
     }
     target = t;
   }
-  return { base, matches, ...(target ? { target } : {}), line: ctx.line };
+  return { base: { src: base.src, dst: base.dst, in: base.in, out: base.out, proto: base.proto, frag: base.frag }, matches, target, line: ctx.line };
 }

@@ -9,7 +9,7 @@
  * kernel sizes its jump stack from the loaded table and iptables refuses chain loops at load
  * time; podwire reports a deeper walk (or a loop) as an error verdict instead of hanging.
  */
-import type { Chain, Rule, Ruleset, TableName, Target } from "./model.js";
+import { NO_BASE_TESTS, type Chain, type Rule, type Ruleset, type TableName, type Target } from "./model.js";
 import { baseMatches, evalMatch } from "./eval-match.js";
 import type { NfEnv, NfPacket } from "./packet.js";
 
@@ -179,7 +179,7 @@ function nextCandidate(c: Chain, pos: number, p: NfPacket): number {
  * there), as the kernel does when nothing is registered.
  */
 /** The rule a policy hit names (no rule: the chain's policy). */
-const POLICY_RULE: Rule = Object.freeze({ base: Object.freeze({}), matches: Object.freeze([]) as unknown as Rule["matches"], line: 0 }) as Rule;
+const POLICY_RULE: Rule = Object.freeze({ base: NO_BASE_TESTS, matches: Object.freeze([]) as readonly never[], target: undefined, line: 0 });
 
 const POLICY_VERDICT = { ACCEPT: "policy ACCEPT", DROP: "policy DROP" } as const;
 
