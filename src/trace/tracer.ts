@@ -140,6 +140,8 @@ interface Where {
   readonly label: string;
 }
 
+const NOWHERE: Where = Object.freeze({ node: null, label: "" });
+
 // A place's label, made once (every hop of every trace names its place).
 const whereOfPlace = new WeakMap<Place, Where>();
 
@@ -180,12 +182,17 @@ function mkHop(w: Where, netns: string, device: string | null, event: string, pa
   return { node: w.node, where: w.label, netns, device, event, packet, detail };
 }
 
-/** Reads one packet's events (and those of the packets it caused) back as hops. */
-function hopsOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Hop[] {
+/** Reads one packet's events (`ofPacket`: its events, in order) back as hops. */
+function hopsOf(ctx: Ctx, ofPacket: readonly KernelEvent[]): Hop[] {
   const out: Hop[] = [];
-  for (const e of events) {
-    if (e.packetId !== id) continue;
-    const w = where(ctx, e.ns);
+  // Consecutive events are mostly in one namespace: its place is looked up once per run of them.
+  let lastNs: string | undefined;
+  let w: Where = NOWHERE;
+  for (const e of ofPacket) {
+    if (e.ns !== lastNs) {
+      lastNs = e.ns;
+      w = where(ctx, e.ns);
+    }
     switch (e.kind) {
       case "dev.tx":
       case "dev.rx":
@@ -245,12 +252,22 @@ function hopsOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Hop[] {
   return out;
 }
 
-function dropOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Drop | null {
-  const d = [...events].reverse().find((e): e is Ev<"drop"> => e.kind === "drop" && e.packetId === id);
+/** The last element that passes `test` (Array.prototype.findLast is ES2023, past this build's lib). */
+function lastOf<T, S extends T>(list: readonly T[], test: (x: T) => x is S): S | undefined {
+  for (let i = list.length - 1; i >= 0; i -= 1) {
+    const x = list[i] as T;
+    if (test(x)) return x;
+  }
+  return undefined;
+}
+
+/** Where and why a packet (`ofPacket`: its events) was dropped: its last drop, and the table that decided it. */
+function dropOf(ctx: Ctx, ofPacket: readonly KernelEvent[]): Drop | null {
+  const d = lastOf(ofPacket, (e): e is Ev<"drop"> => e.kind === "drop");
   if (!d) return null;
   const w = where(ctx, d.ns);
   const stage = stageOf(d.reason);
-  const nf = stage === "netfilter" ? [...events].reverse().find((e): e is Ev<"nf.table"> => e.kind === "nf.table" && e.packetId === id && e.ns === d.ns && (e.verdict === "DROP" || e.verdict === "REJECT")) : undefined;
+  const nf = stage === "netfilter" ? lastOf(ofPacket, (e): e is Ev<"nf.table"> => e.kind === "nf.table" && e.ns === d.ns && (e.verdict === "DROP" || e.verdict === "REJECT")) : undefined;
   const hit = nf?.hits.at(-1);
   return {
     node: w.node,
@@ -262,16 +279,18 @@ function dropOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Drop | nu
   };
 }
 
-function natsOf(ctx: Ctx, events: readonly KernelEvent[], id: number): Nat[] {
+/** The NATs a packet (`ofPacket`: its events) went through, each with the rule that decided it. */
+function natsOf(ctx: Ctx, ofPacket: readonly KernelEvent[]): Nat[] {
   const out: Nat[] = [];
+  const events = ofPacket;
   for (let i = 0; i < events.length; i += 1) {
     const e = events[i] as KernelEvent;
-    if (e.kind !== "nat" || e.packetId !== id || e.reverse) continue;
+    if (e.kind !== "nat" || e.reverse) continue;
     // The nat table walk that decided it: the last one before it, for this packet, there.
     let table: Ev<"nf.table"> | undefined;
     for (let j = i - 1; j >= 0 && !table; j -= 1) {
       const x = events[j] as KernelEvent;
-      if (x.kind === "nf.table" && x.packetId === id && x.ns === e.ns && x.table === "nat") table = x;
+      if (x.kind === "nf.table" && x.ns === e.ns && x.table === "nat") table = x;
     }
     const hit = table?.hits.at(-1);
     const masq = hit?.verdict === "MASQUERADE";
@@ -298,6 +317,9 @@ function icmpName(type: number, code: number): string {
   return `ICMP ${names[code] ?? `unreachable code ${code}`}`;
 }
 
+const NO_EVENTS: readonly KernelEvent[] = Object.freeze([]);
+const NO_EMITS: readonly Ev<"emit">[] = Object.freeze([]);
+
 /** Runs the packet once with `choose` deciding the random rules, and reads the outcome. */
 function runOnce(t: Topology, ctx: Ctx, src: Source, tuple: Tuple, choose: Chooser, seed: number): PathOutcome {
   const net = t.dataplane.traceNetwork(seed);
@@ -313,13 +335,28 @@ function runOnce(t: Topology, ctx: Ctx, src: Source, tuple: Tuple, choose: Choos
     clientNs = "";
   }
   const events = net.drain();
-  const hops = hopsOf(ctx, events, id);
-  const nat = natsOf(ctx, events, id);
+  // One pass: each packet's events, and the packets each one caused (replies, errors, ARP).
+  const byPacket = new Map<number, KernelEvent[]>();
+  const emitted = new Map<number, Ev<"emit">[]>();
+  for (const e of events) {
+    const l = byPacket.get(e.packetId);
+    if (l) l.push(e);
+    else byPacket.set(e.packetId, [e]);
+    if (e.kind === "emit") {
+      const c = emitted.get(e.cause);
+      if (c) c.push(e);
+      else emitted.set(e.cause, [e]);
+    }
+  }
+  const ofPacket = (pid: number): readonly KernelEvent[] => byPacket.get(pid) ?? NO_EVENTS;
+  const mine = ofPacket(id);
+  const hops = hopsOf(ctx, mine);
+  const nat = natsOf(ctx, mine);
   // The VXLAN socket takes the outer packet; the inner one goes on (same packet id).
-  const server = events.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.packetId === id && e.socket !== "the connecting socket" && !e.socket?.startsWith("vxlan "));
-  const caused = events.filter((e): e is Ev<"emit"> => e.kind === "emit" && e.cause === id);
+  const server = mine.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.socket !== "the connecting socket" && !e.socket?.startsWith("vxlan "));
+  const caused = emitted.get(id) ?? NO_EMITS;
   const error = caused.find((e) => e.what === "icmp-error" || e.what === "tcp-rst");
-  const dropped = events.find((e): e is Ev<"drop"> => e.kind === "drop" && e.packetId === id);
+  const dropped = mine.find((e): e is Ev<"drop"> => e.kind === "drop");
   let verdict: Verdict;
   let delivered: Delivered | null = null;
   let observedSource: PathOutcome["observedSource"] = null;
@@ -340,37 +377,39 @@ function runOnce(t: Topology, ctx: Ctx, src: Source, tuple: Tuple, choose: Choos
     observedSource = { ip: formatIpv4(pk.header.src), port: sourcePort(pk) };
   } else if (dropped?.reason === "hop-limit") {
     verdict = "loop";
-    drop = dropOf(ctx, events, id);
+    drop = dropOf(ctx, mine);
   } else if (error || dropped?.reason === "nf-reject") {
     verdict = "rejected";
-    drop = dropOf(ctx, events, id) ?? { node: where(ctx, error?.ns ?? "").node, netns: error?.ns ?? "", stage: "socket", reason: error?.what === "tcp-rst" ? "nothing listens on the port: the kernel answered with a TCP RST" : "the kernel answered with an ICMP error" };
+    drop = dropOf(ctx, mine) ?? { node: where(ctx, error?.ns ?? "").node, netns: error?.ns ?? "", stage: "socket", reason: error?.what === "tcp-rst" ? "nothing listens on the port: the kernel answered with a TCP RST" : "the kernel answered with an ICMP error" };
   } else if (dropped && ["no-route", "route-unreachable", "route-prohibit", "route-blackhole"].includes(dropped.reason)) {
     verdict = "no-route";
-    drop = dropOf(ctx, events, id);
+    drop = dropOf(ctx, mine);
   } else {
     verdict = "dropped";
-    drop = dropOf(ctx, events, id) ?? { node: null, netns: "", stage: "unknown", reason: "the packet vanished without a recorded drop" };
+    drop = dropOf(ctx, mine) ?? { node: null, netns: "", stage: "unknown", reason: "the packet vanished without a recorded drop" };
   }
   const replyEmit = caused.find((e) => e.what === "tcp-synack" || e.what === "udp-reply" || e.what === "echo-reply");
   let reply: Reply | null = null;
   if (verdict === "delivered") {
     if (!replyEmit) reply = { verdict: "none", what: tuple.proto === "udp" ? "the server does not answer UDP" : "no reply", observedSource: null, drop: null, hops: [] };
     else {
-      const back = events.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.packetId === replyEmit.packetId && e.ns === clientNs && e.socket === "the connecting socket");
-      const rdrop = events.find((e): e is Ev<"drop"> => e.kind === "drop" && e.packetId === replyEmit.packetId);
+      const theirs = ofPacket(replyEmit.packetId);
+      const back = theirs.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.ns === clientNs && e.socket === "the connecting socket");
+      const rdrop = theirs.find((e): e is Ev<"drop"> => e.kind === "drop");
       const what = replyEmit.what === "tcp-synack" ? "TCP SYN-ACK" : replyEmit.what === "udp-reply" ? "UDP reply" : "ICMP echo reply";
       reply = {
         verdict: back ? "delivered" : rdrop?.reason === "hop-limit" ? "loop" : "dropped",
         what,
         observedSource: back ? { ip: formatIpv4(back.packet.header.src), port: sourcePort(back.packet) } : null,
-        drop: back ? null : (dropOf(ctx, events, replyEmit.packetId) ?? { node: null, netns: "", stage: "unknown", reason: clientNs === "" ? "the reply left towards an address outside the topology" : "the reply never reached the client" }),
-        hops: hopsOf(ctx, events, replyEmit.packetId),
+        drop: back ? null : (dropOf(ctx, theirs) ?? { node: null, netns: "", stage: "unknown", reason: clientNs === "" ? "the reply left towards an address outside the topology" : "the reply never reached the client" }),
+        hops: hopsOf(ctx, theirs),
       };
     }
   } else if (error) {
-    const back = events.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.packetId === error.packetId && e.ns === clientNs && e.socket === "the connecting socket");
+    const theirs = ofPacket(error.packetId);
+    const back = theirs.find((e): e is Ev<"deliver"> => e.kind === "deliver" && e.ns === clientNs && e.socket === "the connecting socket");
     const pl = (back?.packet ?? error.packet)?.payload;
-    reply = { verdict: back ? "delivered" : "dropped", what: error.what === "tcp-rst" ? "TCP RST" : pl?.kind === "icmp" ? icmpName(pl.type, pl.code) : "ICMP error", observedSource: back ? { ip: formatIpv4(back.packet.header.src), port: sourcePort(back.packet) } : null, drop: null, hops: hopsOf(ctx, events, error.packetId) };
+    reply = { verdict: back ? "delivered" : "dropped", what: error.what === "tcp-rst" ? "TCP RST" : pl?.kind === "icmp" ? icmpName(pl.type, pl.code) : "ICMP error", observedSource: back ? { ip: formatIpv4(back.packet.header.src), port: sourcePort(back.packet) } : null, drop: null, hops: hopsOf(ctx, theirs) };
   }
   if (verdict === "rejected" && !reply && dropped?.reason === "nf-reject" && dropped.ns === clientNs) {
     // REJECT on the sender's own machine (OUTPUT): the error goes straight back to the socket.
