@@ -182,7 +182,7 @@ export class NetNs {
     this.sysctls = freshSysctls();
     this.conntrack = new Conntrack();
     this.ruleset = { tables: new Map() };
-    this.register({ kind: "loopback", name: "lo", ifindex: 0, mac: MAC_ZERO, mtu: 65536, txqlen: 1000, up: false, hairpin: false, learning: true });
+    this.register({ kind: "loopback", name: "lo", ifindex: 0, mac: MAC_ZERO, mtu: 65536, txqlen: 1000, up: false, master: undefined, hairpin: false, learning: true, portNo: undefined });
   }
 
   // ---- links ------------------------------------------------------------------------------
@@ -217,7 +217,10 @@ export class NetNs {
   linkAdd(spec: LinkSpec): Device {
     this.host.touched?.();
     // `ip link add` leaves the kernel's default queue length (1000); netlink callers may set 0.
-    const base = { ifindex: 0, up: false, hairpin: false, learning: true, txqlen: spec.txqlen ?? 1000 };
+    // Every device is one whole literal with the common fields first, in one order, and `master`
+    // and `portNo` present: a kind's devices share one object shape (a spread of a shared base,
+    // or a field added on enslaving, made a shape per path, and the hops' reads megamorphic).
+    const txqlen = spec.txqlen ?? 1000;
     switch (spec.kind) {
       case "veth": {
         const peerNs = spec.peerNs === undefined ? this : this.host.peer(spec.peerNs);
@@ -225,17 +228,16 @@ export class NetNs {
         if (this.devices.has(spec.name)) throw new KernelError(`RTNETLINK answers: File exists`);
         // veth_newlink registers the peer first.
         // Whole literals: a spread of `base` plus new properties costs far more, once per pod.
-        const txqlen = spec.txqlen ?? 1000;
         const mtu = spec.mtu ?? 1500;
-        peerNs.register({ ifindex: 0, up: false, hairpin: false, learning: true, txqlen, kind: "veth", name: spec.peer, mac: spec.peerMac ?? this.host.randomMac(), mtu, peerNs: this.name, peer: spec.name });
+        peerNs.register({ kind: "veth", name: spec.peer, ifindex: 0, mac: spec.peerMac ?? this.host.randomMac(), mtu, txqlen, up: false, master: undefined, hairpin: false, learning: true, portNo: undefined, peerNs: this.name, peer: spec.name });
         if (peerNs !== this) {
           this.allocNsid(peerNs.name);
           peerNs.allocNsid(this.name);
         }
-        return this.register({ ifindex: 0, up: false, hairpin: false, learning: true, txqlen, kind: "veth", name: spec.name, mac: spec.mac ?? this.host.randomMac(), mtu, peerNs: peerNs.name, peer: spec.peer });
+        return this.register({ kind: "veth", name: spec.name, ifindex: 0, mac: spec.mac ?? this.host.randomMac(), mtu, txqlen, up: false, master: undefined, hairpin: false, learning: true, portNo: undefined, peerNs: peerNs.name, peer: spec.peer });
       }
       case "bridge": {
-        const d = this.register({ ...base, kind: "bridge", name: spec.name, mac: spec.mac ?? this.host.randomMac(), mtu: spec.mtu ?? 1500, ageingTime: 30000, macPinned: spec.mac !== undefined });
+        const d = this.register({ kind: "bridge", name: spec.name, ifindex: 0, mac: spec.mac ?? this.host.randomMac(), mtu: spec.mtu ?? 1500, txqlen, up: false, master: undefined, hairpin: false, learning: true, portNo: undefined, ageingTime: 30000, macPinned: spec.mac !== undefined });
         const fdb = new Fdb();
         this.fdbs.set(spec.name, fdb);
         return d;
@@ -243,14 +245,20 @@ export class NetNs {
       case "vxlan": {
         if (spec.dev !== undefined) this.dev(spec.dev);
         const vx: Vxlan = {
-          ...base,
           kind: "vxlan",
           name: spec.name,
+          ifindex: 0,
           mac: spec.mac ?? this.host.randomMac(),
           mtu: spec.mtu ?? (spec.dev !== undefined ? this.dev(spec.dev).mtu - 50 : 1450),
+          txqlen,
+          up: false,
+          master: undefined,
+          hairpin: false,
+          learning: true,
+          portNo: undefined,
           vni: spec.vni,
-          ...(spec.local !== undefined ? { local: spec.local } : {}),
-          ...(spec.dev !== undefined ? { dev: spec.dev } : {}),
+          local: spec.local,
+          dev: spec.dev,
           dstport: spec.dstport ?? 8472,
           fdbLearning: spec.learning ?? true,
           fdb: [],
@@ -258,7 +266,7 @@ export class NetNs {
         return this.register(vx);
       }
       case "nic":
-        return this.register({ ...base, kind: "nic", name: spec.name, mac: spec.mac ?? this.host.randomMac(), mtu: spec.mtu ?? 1500, segment: spec.segment });
+        return this.register({ kind: "nic", name: spec.name, ifindex: 0, mac: spec.mac ?? this.host.randomMac(), mtu: spec.mtu ?? 1500, txqlen, up: false, master: undefined, hairpin: false, learning: true, portNo: undefined, segment: spec.segment });
     }
   }
 
@@ -272,7 +280,7 @@ export class NetNs {
     this.addrs.splice(0, this.addrs.length, ...this.addrs.filter((a) => a.dev !== name));
     for (const [k, n] of this.neigh) if (n.dev === name) this.neigh.delete(k);
     if (d.kind === "bridge") {
-      for (const p of [...this.devices.values()]) if (p.master === name) delete this.devMut(p.name).master;
+      for (const p of [...this.devices.values()]) if (p.master === name) this.devMut(p.name).master = undefined;
       this.fdbs.delete(name);
     }
     if (d.kind === "veth") {
@@ -361,8 +369,9 @@ export class NetNs {
     if (b === undefined) return;
     const p = this.devMut(port);
     (this.fdbs.get(b) as Fdb).flushPort(port);
-    delete p.master;
-    delete p.portNo;
+    // Cleared, not deleted: a delete puts the object in dictionary mode, and every device read slows.
+    p.master = undefined;
+    p.portNo = undefined;
     this.recalcBridge(b);
   }
 

@@ -18,13 +18,13 @@ interface DeviceBase {
   readonly txqlen: number;
   /** Administrative state (`ip link set … up`, IFF_UP). */
   up: boolean;
-  /** The bridge this device is a port of (`ip link set … master`). */
-  master?: string;
+  /** The bridge this device is a port of (`ip link set … master`); always present (undefined: none), see Skb. */
+  master: string | undefined;
   /** Bridge-port flags (`bridge link set … hairpin on|learning off`), meaningful when `master` is set. */
   hairpin: boolean;
   learning: boolean;
   /** Bridge port number (`port_no`), assigned when enslaved. */
-  portNo?: number;
+  portNo: number | undefined;
 }
 
 /** The loopback device `lo` every namespace starts with. */
@@ -61,9 +61,9 @@ export interface VxlanFdbEntry {
 export interface Vxlan extends DeviceBase {
   readonly kind: "vxlan";
   readonly vni: number;
-  readonly local?: Ipv4;
+  readonly local: Ipv4 | undefined;
   /** The underlay device (`dev`), if given. */
-  readonly dev?: string;
+  readonly dev: string | undefined;
   readonly dstport: number;
   /** Learn remotes from the outer source (`learning`; flannel sets `nolearning`). */
   readonly fdbLearning: boolean;
