@@ -22,6 +22,7 @@ import { CopyOnRead } from "./copy-on-read.js";
 import { KernelError, NetNs, type NsHost } from "./netns.js";
 import { newSkb, type Skb } from "./skb.js";
 import type { Device } from "./types.js";
+import { onSegment, segmentNicsMut, type Segment, type SegmentNic } from "./segment.js";
 
 /** A receive waiting in the queue. */
 export interface QueuedRx {
@@ -31,45 +32,6 @@ export interface QueuedRx {
   readonly packetId: number;
   /** Over loopback the skb (conntrack, mark) survives. Always present (undefined), so every entry has one shape. */
   readonly skb: Skb | undefined;
-}
-
-/** A NIC on a segment. */
-export interface SegmentNic {
-  readonly ns: string;
-  readonly dev: string;
-}
-
-/**
- * An L2 segment joining NICs (a learning switch, as the materialized underlay bridge is). A
- * trace's copy of the network shares the NIC list (one per node) with its source until either
- * side adds or removes one (`segmentNicsMut`).
- */
-export interface Segment {
-  readonly name: string;
-  nics: readonly SegmentNic[];
-  /** The list is another segment's too: copy it before a change. */
-  shared: boolean;
-  readonly fdb: Fdb;
-}
-
-/** A NIC list's NICs as switch ports (`ns/dev`, as the FDB names them): made once per list, for every copy sharing it. */
-const portSets = new WeakMap<readonly SegmentNic[], ReadonlySet<string>>();
-
-/** The segment's NIC list, made its own, to change. */
-function segmentNicsMut(s: Segment): SegmentNic[] {
-  if (s.shared) {
-    s.nics = s.nics.slice();
-    s.shared = false;
-  }
-  portSets.delete(s.nics);
-  return s.nics as SegmentNic[];
-}
-
-/** Is `port` (`ns/dev`) one of the segment's NICs? */
-function onSegment(s: Segment, port: string): boolean {
-  let ports = portSets.get(s.nics);
-  if (!ports) portSets.set(s.nics, (ports = new Set(s.nics.map((n) => `${n.ns}/${n.dev}`))));
-  return ports.has(port);
 }
 
 /** A neighbour resolution in progress: what to do once the MAC is known, or when it fails. */
