@@ -11,7 +11,7 @@
  */
 import type { Clock } from "../sim/clock.js";
 import { MinHeap } from "../sim/heap.js";
-import { controllerOf, keyOf, type KubeObject } from "./api/meta.js";
+import { controllerOf, type KubeObject } from "./api/meta.js";
 import { ApiError } from "./api/resource.js";
 import type { Event, Kind, ObjectOf } from "./api/types.js";
 import type { ApiServer } from "./apiserver.js";
@@ -52,8 +52,14 @@ export class Runtime {
   private timerSeq = 0;
   private eventSeq = 0;
   private writes = 0;
-  /** Recorded events by a hash of what the EventCorrelator compares (candidates are checked field by field). */
-  private readonly eventIndex = new Map<number, string[]>();
+  /**
+   * Recorded events by a hash of what the EventCorrelator compares (candidates are checked field by
+   * field): each event's name (the string its metadata holds, so the index adds no string of its
+   * own), several only when hashes collide. A large cluster records about six events per pod.
+   */
+  private readonly eventIndex = new Map<number, string | string[]>();
+  /** Parts of events that many events have in common, one object or string each (see `recordEvent`). */
+  private readonly eventParts = new EventParts();
   /** The clock ms of the last event's name, and that time in ns (its name's prefix before the sequence). */
   private eventNanosAt = Number.NaN;
   private eventNanosBase = 0n;
@@ -247,8 +253,9 @@ export class Runtime {
     const id = fnv32a([ns, o.kind, o.metadata.name, o.metadata.uid ?? "", a.reason, a.message, a.component, a.host ?? ""].join("\u001f")) | 0;
     const ts = timestamp(now);
     const store = this.api.store;
-    for (const k of this.eventIndex.get(id) ?? []) {
-      const cur = store.get("Event", k);
+    const seen = this.eventIndex.get(id);
+    for (const name of seen === undefined ? [] : typeof seen === "string" ? [seen] : seen) {
+      const cur = store.get("Event", `${ns}/${name}`);
       if (!cur || cur.metadata.namespace !== ns || cur.involvedObject.kind !== o.kind || cur.involvedObject.name !== o.metadata.name || (cur.involvedObject.uid ?? "") !== (o.metadata.uid ?? "")) continue;
       if (cur.reason !== a.reason || cur.message !== a.message || cur.source.component !== a.component || (cur.source.host ?? "") !== (a.host ?? "")) continue;
       store.update({ ...cur, count: cur.count + 1, lastTimestamp: ts });
@@ -260,15 +267,17 @@ export class Runtime {
       this.eventNanosBase = BigInt(EPOCH_MS + now) * 1_000_000n;
     }
     const nanos = (this.eventNanosBase + BigInt(this.eventSeq)).toString(16);
+    const name = `${o.metadata.name}.${nanos}`;
+    const parts = this.eventParts;
     const ev: Event = {
       apiVersion: "v1",
       kind: "Event",
-      metadata: { name: `${o.metadata.name}.${nanos}`, namespace: ns, creationTimestamp: ts, uid: `event-${this.eventSeq}` },
-      involvedObject: involvedObject(o),
+      metadata: { name, namespace: ns, creationTimestamp: ts, uid: `event-${this.eventSeq}` },
+      involvedObject: parts.involvedObject(o),
       reason: a.reason,
-      message: a.message,
+      message: parts.text(a.message),
       type: a.eventType,
-      source: a.host ? { component: a.component, host: a.host } : { component: a.component },
+      source: parts.source(a.component, a.host),
       count: 1,
       firstTimestamp: ts,
       lastTimestamp: ts,
@@ -276,20 +285,59 @@ export class Runtime {
       reportingInstance: a.host ?? "",
     };
     store.create(ev);
-    const same = this.eventIndex.get(id);
-    if (same) same.push(keyOf(ev));
-    else this.eventIndex.set(id, [keyOf(ev)]);
+    if (seen === undefined) this.eventIndex.set(id, name);
+    else if (typeof seen === "string") this.eventIndex.set(id, [seen, name]);
+    else seen.push(name);
   }
 }
 
-// The object reference an Event names, with the keys in the order the API writes them (each
-// present only when the object has it), as literals: one per event recorded.
-function involvedObject(o: KubeObject): Event["involvedObject"] {
-  const { namespace, name, uid } = o.metadata;
-  if (namespace && uid) return { kind: o.kind, namespace, name, uid, apiVersion: o.apiVersion };
-  if (namespace) return { kind: o.kind, namespace, name, apiVersion: o.apiVersion };
-  if (uid) return { kind: o.kind, name, uid, apiVersion: o.apiVersion };
-  return { kind: o.kind, name, apiVersion: o.apiVersion };
+/** How many distinct message texts `EventParts` keeps before it starts over. */
+const EVENT_TEXTS_MAX = 50_000;
+
+/**
+ * One object for what events have in common, as objects read from the store are never changed
+ * (store.ts): the `source` of every event one component on one host records, the
+ * `involvedObject` of consecutive events about one object (a pod's Pulled, Created and Started),
+ * and one string per message text ("Created container: nginx" is the same for every pod).
+ * At 5,000 nodes a cluster holds about 900,000 events.
+ */
+class EventParts {
+  private readonly sources = new Map<string, Event["source"]>();
+  private readonly texts = new Map<string, string>();
+  private last: Event["involvedObject"] | undefined;
+
+  source(component: string, host: string | undefined): Event["source"] {
+    const id = host ? `${component}\u001f${host}` : component;
+    let s = this.sources.get(id);
+    if (!s) {
+      s = host ? { component, host } : { component };
+      this.sources.set(id, s);
+    }
+    return s;
+  }
+
+  text(message: string): string {
+    const t = this.texts.get(message);
+    if (t !== undefined) return t;
+    if (this.texts.size >= EVENT_TEXTS_MAX) this.texts.clear();
+    this.texts.set(message, message);
+    return message;
+  }
+
+  // The object reference an Event names, with the keys in the order the API writes them (each
+  // present only when the object has it).
+  involvedObject(o: KubeObject): Event["involvedObject"] {
+    const { namespace, name, uid } = o.metadata;
+    const l = this.last;
+    if (l && l.name === name && l.kind === o.kind && l.namespace === namespace && l.uid === uid && l.apiVersion === o.apiVersion) return l;
+    let ref: Event["involvedObject"];
+    if (namespace && uid) ref = { kind: o.kind, namespace, name, uid, apiVersion: o.apiVersion };
+    else if (namespace) ref = { kind: o.kind, namespace, name, apiVersion: o.apiVersion };
+    else if (uid) ref = { kind: o.kind, name, uid, apiVersion: o.apiVersion };
+    else ref = { kind: o.kind, name, apiVersion: o.apiVersion };
+    this.last = ref;
+    return ref;
+  }
 }
 
 function timerLess(a: Timer, b: Timer): boolean {
