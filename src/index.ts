@@ -22,7 +22,7 @@ export { Cluster, type ClusterConfig, type NodeSpec } from "./cluster/cluster.js
 export { cordon, uncordon, drain, scale, remove, failNode, recoverNode, OperationError } from "./cluster/operations.js";
 export type * as api from "./cluster/api/types.js";
 export { ApiError } from "./cluster/api/resource.js";
-export { loadTopology, loadTopologyText, type Topology } from "./topology/index.js";
+export { loadTopology, loadTopologyText, type BuildOptions, type Topology } from "./topology/index.js";
 export { TopologyError, type Issue } from "./topology/load.js";
 export { trace, type TraceRequest, type TraceResult, type PathOutcome, type Delivered, type Drop, type Nat, type Hop, type Reply, type Verdict } from "./trace/tracer.js";
 export { traceText, traceJson } from "./trace/render.js";

@@ -11,7 +11,7 @@
  * bridge and its address stay (T12).
  */
 import { createHash } from "node:crypto";
-import { formatIpv4, parseIpv4, type Ipv4 } from "../net/addr.js";
+import { formatIpv4, parseIpv4, type Ipv4, type Mac } from "../net/addr.js";
 import { formatCidr, ifAddr, maskOf, parseCidr, type Cidr } from "../net/cidr.js";
 import type { Rng } from "../sim/rng.js";
 import type { NetNs } from "../kernel/netns.js";
@@ -43,6 +43,27 @@ export interface BridgeHost {
   readonly ipam: HostLocalStore;
   /** The source of veth names. */
   readonly rng: Rng;
+  /** Set: the ADD's devices may be made later (see `DeferredDevices`). */
+  readonly deferred?: DeferredDevices;
+}
+
+/**
+ * Where a host lets an ADD make its devices later (node/dataplane.ts: when the node is first
+ * read, DESIGN decision 5). What the ADD answers and every error it can return are decided at
+ * once, with the same draws (veth name, MACs, ifindex) in the same order; the deferred part —
+ * the sandbox's namespace, the veth pair, enslaving, the pod side, the bridge MAC pinned — runs
+ * later in ADD order, and before anything reads or changes the host. Its end state is the one the
+ * ADD would have left (test/node/lazy-sandboxes.test.ts compares every namespace).
+ */
+export interface DeferredDevices {
+  /** Queues `op` after the host's other deferred ops. */
+  defer(op: () => void): void;
+  /** Runs every queued op now. */
+  flush(): void;
+  /** Whether a queued op will make a device of this name on the host. */
+  pending(name: string): boolean;
+  /** Records that a queued op will make `name` on the host. */
+  claim(name: string): void;
 }
 
 /** `utils.FormatChainName(name, id)`: `CNI-` + the SHA-512 hex of name+id, 28 characters in all. */
@@ -55,12 +76,39 @@ export function ipMasqComment(network: string, containerId: string): string {
   return `"name: \\"${network}\\" id: \\"${containerId}\\""`;
 }
 
-function hostVethName(host: NetNs, rng: Rng): string {
+function hostVethName(host: NetNs, rng: Rng, deferred: DeferredDevices | undefined): string {
   for (let i = 0; i < 10; i += 1) {
     const name = `veth${rng.uint32().toString(16).padStart(8, "0")}`;
-    if (!host.devices.has(name)) return name;
+    if (!host.devices.has(name) && deferred?.pending(name) !== true) return name;
   }
   throw new CniError(100, "failed to find a unique veth name");
+}
+
+/**
+ * Whether the pod side's routes cannot fail in a new namespace whose only other device is lo:
+ * each destination valid and met once, none the address's own subnet (the kernel's prefix route
+ * is there), each gateway on that subnet and not the address itself (`fib_check_nh`).
+ */
+function podRoutesSafe(routes: readonly { readonly dst: Cidr | undefined; readonly via: Ipv4 | undefined }[], addr: Cidr): boolean {
+  const mask = maskOf(addr.len);
+  const subnet = (addr.addr & mask) >>> 0;
+  const seen = new Set<string>();
+  for (const r of routes) {
+    if (!r.dst) return false;
+    const key = `${r.dst.addr}/${r.dst.len}`;
+    if (seen.has(key) || (r.dst.len === addr.len && r.dst.addr === subnet)) return false;
+    seen.add(key);
+    if (r.via !== undefined && (r.via === addr.addr || ((r.via & mask) >>> 0) !== subnet)) return false;
+  }
+  return true;
+}
+
+/** The draws `linkAdd` of the veth would make (host end first, as veth_newlink registers it), made ahead. */
+interface VethIds {
+  readonly name: string;
+  readonly peerMac: Mac;
+  readonly mac: Mac;
+  readonly peerIfindex: number;
 }
 
 /** The plugin over one host. */
@@ -82,21 +130,37 @@ export function bridgePlugin(env: BridgeHost): CniPlugin<BridgeConf> {
       }
       host.linkSetUp(brName);
       const brMacAtStart = host.dev(brName).mac;
-      // 2. The veth, created from the pod's namespace (the host end is registered first).
-      const pod = env.sandbox(args.netns);
-      if (pod.devices.has(args.ifName)) throw new CniError(100, `container veth name provided (${args.ifName}) already exists`);
-      const hostVeth = hostVethName(host, env.rng);
-      pod.linkAdd({ kind: "veth", name: args.ifName, peer: hostVeth, peerNs: host.name, mtu, txqlen: 0 });
-      host.linkSetUp(hostVeth);
-      // 3. Enslave, hairpin.
-      host.linkSetMaster(hostVeth, brName);
-      host.bridgeLinkSet(hostVeth, { hairpin: conf.hairpinMode === true });
-      // 4. IPAM.
+      // 2-3. The veth, created from the pod's namespace (the host end is registered first), enslaved, hairpin.
+      const veth = (pod: NetNs, ids?: VethIds): string => {
+        const hostVeth = ids?.name ?? hostVethName(host, env.rng, env.deferred);
+        pod.linkAdd({ kind: "veth", name: args.ifName, peer: hostVeth, peerNs: host.name, mtu, txqlen: 0, ...(ids ? { mac: ids.mac, peerMac: ids.peerMac, peerIfindex: ids.peerIfindex } : {}) });
+        host.linkSetUp(hostVeth);
+        host.linkSetMaster(hostVeth, brName);
+        host.bridgeLinkSet(hostVeth, { hairpin: conf.hairpinMode === true });
+        return hostVeth;
+      };
+      const deferred = env.deferred;
+      let pod: NetNs | undefined;
+      let hostVeth: string | undefined;
+      if (!deferred) {
+        pod = env.sandbox(args.netns);
+        if (pod.devices.has(args.ifName)) throw new CniError(100, `container veth name provided (${args.ifName}) already exists`);
+        hostVeth = veth(pod);
+      } else if (args.ifName === "lo") {
+        // The sandbox is new: lo is its only device.
+        throw new CniError(100, `container veth name provided (${args.ifName}) already exists`);
+      }
+      // 4. IPAM (deferred: before the veth, which it does not touch; on failure the veth is made
+      // and removed now, as the plugin does, so the draws and ifindexes are the same).
       let res: CniResult;
       try {
         res = ipam.add(args, { name: conf.name, ranges: conf.ipam.ranges, ...(conf.ipam.routes ? { routes: conf.ipam.routes } : {}) });
       } catch (e) {
-        host.linkDel(hostVeth);
+        if (deferred) {
+          deferred.flush();
+          hostVeth = veth(env.sandbox(args.netns));
+        }
+        host.linkDel(hostVeth as string);
         throw e;
       }
       const ip = res.ips[0];
@@ -109,35 +173,71 @@ export function bridgePlugin(env: BridgeHost): CniPlugin<BridgeConf> {
       const gateway = gw?.ok ? gw.value : undefined;
       const routes = [...(res.routes ?? [])];
       if (conf.isDefaultGateway && gateway !== undefined && !routes.some((r) => r.dst === "0.0.0.0/0" && r.gw !== undefined)) routes.push({ dst: "0.0.0.0/0", gw: formatIpv4(gateway) });
-      // 6. The pod side.
-      pod.addrAdd(args.ifName, addr, { brd: "+" });
-      // arp_notify=1 makes the kernel send a gratuitous ARP at NETDEV_UP, but it leaves before
-      // linkwatch has activated the qdisc and is dropped: the bridge learns nothing from it (seen
-      // on the real kernel with IPv6 off, test/oracle/cni-bridge.test.ts), so podwire sends none.
-      pod.linkSetUp(args.ifName);
-      for (const r of routes) {
+      const podRoutes = routes.map((r) => {
         const dst = parseCidr(r.dst);
-        if (!dst.ok) throw new CniError(100, `invalid route ${r.dst}`);
         const via = r.gw !== undefined ? parseIpv4(r.gw) : undefined;
         const v = via?.ok ? via.value : gateway;
-        try {
-          pod.routeAdd({ dst: dst.value, dev: args.ifName, ...(v !== undefined ? { via: v } : {}) });
-        } catch (e) {
-          throw new CniError(100, `failed to add route '{${r.dst} ${v !== undefined ? formatIpv4(v) : "<nil>"}}': ${e instanceof Error ? e.message : String(e)}`);
+        return { text: r.dst, dst: dst.ok ? dst.value : undefined, via: v };
+      });
+      // 6. The pod side.
+      const podSide = (p: NetNs): void => {
+        p.addrAdd(args.ifName, addr, { brd: "+" });
+        // arp_notify=1 makes the kernel send a gratuitous ARP at NETDEV_UP, but it leaves before
+        // linkwatch has activated the qdisc and is dropped: the bridge learns nothing from it (seen
+        // on the real kernel with IPv6 off, test/oracle/cni-bridge.test.ts), so podwire sends none.
+        p.linkSetUp(args.ifName);
+        for (const r of podRoutes) {
+          if (!r.dst) throw new CniError(100, `invalid route ${r.text}`);
+          try {
+            p.routeAdd({ dst: r.dst, dev: args.ifName, ...(r.via !== undefined ? { via: r.via } : {}) });
+          } catch (e) {
+            throw new CniError(100, `failed to add route '{${r.text} ${r.via !== undefined ? formatIpv4(r.via) : "<nil>"}}': ${e instanceof Error ? e.message : String(e)}`);
+          }
         }
-      }
-      // 7. The bridge's gateway address, its MAC pinned, ip_forward on.
-      if (isGateway && gateway !== undefined) {
-        const want = `${formatIpv4(gateway)}/${addr.len}`;
-        const have = host.addrs.filter((a) => a.dev === brName);
-        const same = have.some((a) => a.addr === gateway && a.len === addr.len);
-        if (!same) {
-          if (have.length > 0 && !conf.forceAddress) throw new CniError(100, `failed to set bridge addr: "${brName}" already has an IP address different from ${want}`);
+      };
+      // 7. The bridge's gateway address, its MAC pinned to the one read at the start of the ADD, ip_forward on.
+      const want = gateway !== undefined ? `${formatIpv4(gateway)}/${addr.len}` : "";
+      const have = host.addrs.filter((a) => a.dev === brName);
+      const setAddr = isGateway && gateway !== undefined && !have.some((a) => a.addr === gateway && a.len === addr.len);
+      const addrError = setAddr && have.length > 0 && !conf.forceAddress;
+      const gatewayAddr = (): void => {
+        if (!isGateway || gateway === undefined) return;
+        if (addrError) throw new CniError(100, `failed to set bridge addr: "${brName}" already has an IP address different from ${want}`);
+        if (setAddr) {
           for (const a of have) host.addrDel(brName, { addr: a.addr, len: a.len });
           host.addrAdd(brName, { addr: gateway, len: addr.len }, { brd: "+" });
           host.linkSetAddress(brName, brMacAtStart);
         }
         if (!host.sysctls.all.forwarding) host.sysctlSet("net.ipv4.ip_forward", 1);
+      };
+      const br0 = host.dev(brName);
+      let ids: VethIds | undefined;
+      // Deferred only when nothing later in the ADD can fail and the bridge's MAC is pinned
+      // (an unpinned bridge takes its lowest port's MAC, which the answer names).
+      if (deferred && !addrError && (setAddr || (br0.kind === "bridge" && br0.macPinned)) && podRoutesSafe(podRoutes, addr)) {
+        // The draws the veth's creation makes, now; the devices when the host is next read. The
+        // bridge's address and MAC change before its new port is enslaved: a pinned bridge keeps
+        // its MAC, and each port's own FDB entry is the same either way.
+        const name = hostVethName(host, env.rng, deferred);
+        const peerMac = host.randomMac();
+        ids = { name, peerMac, mac: host.randomMac(), peerIfindex: host.reserveIfindex() };
+        hostVeth = name;
+        deferred.claim(name);
+        gatewayAddr();
+        const made = ids;
+        deferred.defer(() => {
+          const p = env.sandbox(args.netns);
+          veth(p, made);
+          podSide(p);
+        });
+      } else {
+        if (deferred) {
+          deferred.flush();
+          pod = env.sandbox(args.netns);
+          hostVeth = veth(pod);
+        }
+        podSide(pod as NetNs);
+        gatewayAddr();
       }
       // 8. ipMasq.
       if (conf.ipMasq) {
@@ -148,15 +248,12 @@ export function bridgePlugin(env: BridgeHost): CniPlugin<BridgeConf> {
           { noflush: true, source: "CNI bridge ipMasq" },
         );
       }
-      const br = host.dev(brName);
-      const hv = host.dev(hostVeth);
-      const cv = pod.dev(args.ifName);
       return {
         cniVersion: conf.cniVersion ?? "1.0.0",
         interfaces: [
-          { name: brName, mac: br.mac },
-          { name: hostVeth, mac: hv.mac },
-          { name: args.ifName, mac: cv.mac, sandbox: args.netns },
+          { name: brName, mac: host.dev(brName).mac },
+          { name: hostVeth as string, mac: ids ? ids.peerMac : host.dev(hostVeth as string).mac },
+          { name: args.ifName, mac: ids ? ids.mac : (pod as NetNs).dev(args.ifName).mac, sandbox: args.netns },
         ],
         ips: [{ address: ip.address, ...(gateway !== undefined ? { gateway: formatIpv4(gateway) } : {}), interface: 2 }],
         routes: routes.map((r) => ({ dst: r.dst, ...(r.gw !== undefined ? { gw: r.gw } : {}) })),

@@ -98,8 +98,13 @@ function inRangeSet(rs: readonly Range[], a: number): number {
 export function allocate(store: HostLocalStore, network: string, setIndex: number, rs: readonly Range[], id: string, ifName: string, requested?: Ipv4): Range & { readonly ip: Ipv4 } {
   const dir = store.dir(network);
   const owner = `${id}\r\n${ifName}`;
-  for (const [a, content] of dir) {
-    if (content === owner && inRangeSet(rs, a) >= 0) throw new CniError(18, `${formatIpv4(ipv4(a))} has been allocated to ${id}, duplicate allocation is not allowed`);
+  // The directory is read for the owner's files first: a node holds up to its pod capacity of them.
+  let owned = false;
+  for (const content of dir.values()) if (content === owner) owned = true;
+  if (owned) {
+    for (const [a, content] of dir) {
+      if (content === owner && inRangeSet(rs, a) >= 0) throw new CniError(18, `${formatIpv4(ipv4(a))} has been allocated to ${id}, duplicate allocation is not allowed`);
+    }
   }
   const reserve = (a: number, r: Range): Range & { readonly ip: Ipv4 } => {
     dir.set(a, owner);

@@ -47,7 +47,18 @@ export interface NsHost {
 
 /** `ip link add` specifications. */
 export type LinkSpec =
-  | { readonly kind: "veth"; readonly name: string; readonly peer: string; readonly peerNs?: string; readonly mac?: Mac; readonly peerMac?: Mac; readonly mtu?: number; readonly txqlen?: number }
+  | {
+      readonly kind: "veth";
+      readonly name: string;
+      readonly peer: string;
+      readonly peerNs?: string;
+      readonly mac?: Mac;
+      readonly peerMac?: Mac;
+      /** The peer's ifindex, taken earlier from its namespace with `reserveIfindex` (default: the next). */
+      readonly peerIfindex?: number;
+      readonly mtu?: number;
+      readonly txqlen?: number;
+    }
   | { readonly kind: "bridge"; readonly name: string; readonly mac?: Mac; readonly mtu?: number; readonly txqlen?: number }
   | { readonly kind: "vxlan"; readonly name: string; readonly vni: number; readonly local?: Ipv4; readonly dev?: string; readonly dstport?: number; readonly learning?: boolean; readonly mac?: Mac; readonly mtu?: number; readonly txqlen?: number }
   | { readonly kind: "nic"; readonly name: string; readonly segment: string; readonly mac?: Mac; readonly mtu?: number; readonly txqlen?: number };
@@ -199,15 +210,28 @@ export class NetNs {
     return this.devTable.mutable(this.dev(name));
   }
 
+  /**
+   * The ifindex the next device made here would get (`dev_new_index`), taken now for a device
+   * made later (`peerIfindex`): the caller makes no other device here before that one.
+   */
+  reserveIfindex(): number {
+    return this.nextIfindex++;
+  }
+
+  /** A random MAC from the network's seeded source, as `linkAdd` draws one for a device given none. */
+  randomMac(): Mac {
+    return this.host.randomMac();
+  }
+
   /** Device names in ifindex order. */
   devOrder(): string[] {
     return [...this.devices.keys()];
   }
 
   // Takes ownership of `d` (a fresh literal from linkAdd) and numbers it: no copy per device.
-  private register(d: Device): Device {
+  private register(d: Device, ifindex?: number): Device {
     if (this.devices.has(d.name)) throw new KernelError(`RTNETLINK answers: File exists (device ${d.name} in netns ${this.name})`);
-    (d as { ifindex: number }).ifindex = this.nextIfindex++;
+    (d as { ifindex: number }).ifindex = ifindex ?? this.nextIfindex++;
     this.devTable.add(d);
     this.sysctls.perIf.set(d.name, { ...this.sysctls.default });
     return d;
@@ -229,7 +253,7 @@ export class NetNs {
         // veth_newlink registers the peer first.
         // Whole literals: a spread of `base` plus new properties costs far more, once per pod.
         const mtu = spec.mtu ?? 1500;
-        peerNs.register({ kind: "veth", name: spec.peer, ifindex: 0, mac: spec.peerMac ?? this.host.randomMac(), mtu, txqlen, up: false, master: undefined, hairpin: false, learning: true, portNo: undefined, peerNs: this.name, peer: spec.name });
+        peerNs.register({ kind: "veth", name: spec.peer, ifindex: 0, mac: spec.peerMac ?? this.host.randomMac(), mtu, txqlen, up: false, master: undefined, hairpin: false, learning: true, portNo: undefined, peerNs: this.name, peer: spec.name }, spec.peerIfindex);
         if (peerNs !== this) {
           this.allocNsid(peerNs.name);
           peerNs.allocNsid(this.name);

@@ -97,6 +97,12 @@ export class Network implements NsHost {
   private seq = 0;
   /** How `statistic --mode random` decides; the tracer may swap in an exploring chooser. */
   choose: Chooser;
+  /**
+   * Called with the name of a namespace that is not there before `ns`, `peer` or `peekNs` answers:
+   * the owner may make it now (node/dataplane.ts makes pod sandboxes lazily). A clone asks its
+   * source's.
+   */
+  onMissing: ((name: string) => void) | undefined;
 
   constructor(opts: NetworkOptions = {}) {
     this.rng = createRng(opts.seed ?? 1);
@@ -108,7 +114,16 @@ export class Network implements NsHost {
   // ---- NsHost -----------------------------------------------------------------------------
 
   peer(ns: string): NetNs | undefined {
-    return this.namespaces.get(ns);
+    return this.namespaces.get(ns) ?? (this.askMissing(ns) ? this.namespaces.get(ns) : undefined);
+  }
+
+  // Lets the owner of the first network (a clone's source, or its source's) make a missing namespace.
+  private askMissing(name: string): boolean {
+    let root: Network = this;
+    while (root.source) root = root.source;
+    if (!root.onMissing) return false;
+    root.onMissing(name);
+    return true;
   }
 
   randomMac(): Mac {
@@ -116,7 +131,25 @@ export class Network implements NsHost {
   }
 
   now(): number {
-    return this.clock.now();
+    return this.asOf ?? this.clock.now();
+  }
+
+  /** Set while `at` runs. */
+  private asOf: number | undefined;
+
+  /**
+   * Runs `fn` as of the earlier virtual time `t`: the namespaces read `t` as now (an FDB entry's
+   * time, a neighbour's). For work its owner deferred: node/dataplane.ts makes a pod's devices
+   * when its node is first read, as they were at the CNI ADD.
+   */
+  at(t: number, fn: () => void): void {
+    const before = this.asOf;
+    this.asOf = t;
+    try {
+      fn();
+    } finally {
+      this.asOf = before;
+    }
   }
 
   touched(): void {
@@ -144,7 +177,7 @@ export class Network implements NsHost {
 
   /** A namespace by name, or throws `Cannot open network namespace "X"`. */
   ns(name: string): NetNs {
-    const ns = this.namespaces.get(name);
+    const ns = this.namespaces.get(name) ?? (this.askMissing(name) ? this.namespaces.get(name) : undefined);
     if (!ns) throw new KernelError(`Cannot open network namespace "${name}": No such file or directory`);
     return ns;
   }
@@ -303,6 +336,8 @@ export class Network implements NsHost {
   /** A namespace to read without copying it into a clone (see CopyOnRead.peek): never write to it. */
   peekNs(name: string): NetNs | undefined {
     const nss = this.namespaces;
+    const found = nss instanceof CopyOnRead ? (nss.peek(name) as NetNs | undefined) : nss.get(name);
+    if (found || !this.askMissing(name)) return found;
     return nss instanceof CopyOnRead ? (nss.peek(name) as NetNs | undefined) : nss.get(name);
   }
 

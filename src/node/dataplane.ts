@@ -26,7 +26,7 @@ import type { Cluster } from "../cluster/cluster.js";
 import type { Controller } from "../cluster/controllers/types.js";
 import { podNetwork, type CniArgs, type PodNetwork } from "../cni/contract.js";
 import { HostLocalStore } from "../cni/host-local.js";
-import { bridgePlugin, type BridgeConf } from "../cni/bridge.js";
+import { bridgePlugin, type BridgeConf, type DeferredDevices } from "../cni/bridge.js";
 import { docker0Plugin, dockerdStart, type DockerState } from "../cni/docker0.js";
 import { FLANNEL_ANNOTATIONS, flanneldState, flanneldSync, flannelPlugin, type FlannelConfig, type FlanneldState, type Lease } from "../cni/flannel.js";
 import { syncProxyRules, type ProxierConfig, type ProxierInput, type ProxierOutput } from "../kube-proxy/proxier.js";
@@ -53,6 +53,20 @@ interface NodeHost {
   lastSync?: { readonly input: ProxierInput; readonly cfg: ProxierConfig };
   readonly staticRoutes: Map<string, Cidr>;
   synced: { nodes: number; proxy: number; pods: number };
+  /** Pod devices the CNI plugin left for later (`DeferredDevices`), in ADD order, and the host-side names they take. */
+  deferredOps: { readonly at: number; readonly op: () => void }[];
+  readonly deferredNames: Set<string>;
+  /** Sandboxes whose namespace is made with their devices: the runtime's part, as it stood at the ADD. */
+  readonly sandboxesToMake: Map<string, () => void>;
+}
+
+/** Options of the hosts. */
+export interface DataplaneOptions {
+  /**
+   * "lazy" (default): a pod's sandbox namespace and veth pair are made when its node is first
+   * read (DESIGN decision 5), with the same outcome as at the ADD; "eager": at the ADD.
+   */
+  readonly sandboxes?: "lazy" | "eager";
 }
 
 /** The emulated hosts of a topology and the agents that configure them. */
@@ -62,14 +76,19 @@ export class Dataplane {
   private cluster?: Cluster;
   private readonly gens = { nodes: 0, proxy: 0, pods: 0 };
   private readonly flannelCfg: FlannelConfig;
+  private readonly lazySandboxes: boolean;
 
   constructor(
     readonly cfg: NodeNetworking,
     readonly nodes: readonly NodeDecl[],
     readonly externalHosts: readonly HostDecl[],
     clock: Clock,
+    opts: DataplaneOptions = {},
   ) {
+    this.lazySandboxes = opts.sandboxes !== "eager";
     this.net = new Network({ seed: cfg.seed, clock });
+    // A pod's namespace read before its node (a library user's `net.ns(...)`): its node's deferred devices first.
+    this.net.onMissing = (name) => this.flushSandboxNode(name);
     this.net.segmentAdd(UNDERLAY);
     this.flannelCfg = { network: cfg.podSubnet, backend: cfg.flannel.backend, vni: cfg.flannel.vni, port: cfg.flannel.port === 8472 ? 0 : cfg.flannel.port, ipMasq: true, randomFully: true };
     const root = createRng(cfg.seed ^ 0x5eed);
@@ -98,7 +117,19 @@ export class Dataplane {
 
   private bootNode(d: NodeDecl, rng: Rng): void {
     const ns = this.bootMachine(d.name, d.ip, d.extraAddresses);
-    const h: NodeHost = { decl: d, ns, ipam: new HostLocalStore(), flannel: flanneldState(), rng, proxyStarted: false, staticRoutes: new Map(), synced: { nodes: -1, proxy: -1, pods: -1 } };
+    const h: NodeHost = {
+      decl: d,
+      ns,
+      ipam: new HostLocalStore(),
+      flannel: flanneldState(),
+      rng,
+      proxyStarted: false,
+      staticRoutes: new Map(),
+      synced: { nodes: -1, proxy: -1, pods: -1 },
+      deferredOps: [],
+      deferredNames: new Set(),
+      sandboxesToMake: new Map(),
+    };
     this.hosts.set(d.name, h);
     if (this.cfg.cni === "docker0") h.docker = dockerdStart(ns, { bridge: this.cfg.bridge, subnet: this.cfg.podSubnet, mtu: this.cfg.underlay.mtu }, rng);
     kubeletIptables(ns);
@@ -129,16 +160,26 @@ export class Dataplane {
    * to every other node, which a full link sync adds (at 5,000 nodes, 5,000 each).
    */
   prepareAnswer(netns: string): void {
+    // Deferred pod devices are left deferred: a host-side veth has no address and no proxy_arp,
+    // so it changes nothing the node answers on the underlay (an ARP flood there asks every node).
     const h = this.hosts.get(netns);
     if (!h || !this.cluster || h.synced.nodes === this.gens.nodes) return;
     if (this.cfg.cni === "flannel" && h.flannel.subnetEnv === undefined) this.syncFlannel(h, false);
     this.pinSysctls(h);
   }
 
-  /** Brings a machine's devices, addresses and routes (not its rules or sockets) up to date. */
+  /** Brings a machine's devices, addresses and routes (not its rules or sockets) up to date; for a pod, its node's deferred devices. */
   prepareLinks(netns: string): void {
     const h = this.hosts.get(netns);
     if (h) this.ensure(h, true);
+    else this.flushSandboxNode(netns);
+  }
+
+  // Makes the deferred devices of the node a sandbox's namespace belongs to.
+  private flushSandboxNode(netns: string): void {
+    const node = this.sandboxNode.get(netns);
+    const h = node !== undefined ? this.hosts.get(node) : undefined;
+    if (h) this.flushDeferred(h);
   }
 
   /**
@@ -256,18 +297,27 @@ export class Dataplane {
     const h = this.hosts.get(node.metadata.name);
     if (!h) return undefined;
     const podCIDR = node.spec.podCIDR;
-    const env = { host: h.ns, sandbox: (n: string) => this.net.ns(n), ipam: h.ipam, rng: h.rng };
+    const env = { host: h.ns, sandbox: (n: string) => this.sandboxNs(h, n), ipam: h.ipam, rng: h.rng };
+    const lazy = this.lazySandboxes && this.cfg.cni !== "docker0";
+    const deferred: DeferredDevices | undefined = lazy
+      ? {
+          defer: (op) => void h.deferredOps.push({ at: this.net.now(), op }),
+          flush: () => this.flushDeferred(h),
+          pending: (name) => h.deferredNames.has(name),
+          claim: (name) => void h.deferredNames.add(name),
+        }
+      : undefined;
     let inner: PodNetwork;
     switch (this.cfg.cni) {
       case "flannel":
         if (!podCIDR) return undefined;
-        inner = podNetwork(flannelPlugin(env, h.flannel), { name: "cbr0", cniVersion: "0.3.1", delegate: { hairpinMode: true, isDefaultGateway: true } });
+        inner = podNetwork(flannelPlugin({ ...env, ...(deferred ? { deferred } : {}) }, h.flannel), { name: "cbr0", cniVersion: "0.3.1", delegate: { hairpinMode: true, isDefaultGateway: true } });
         break;
       case "bridge": {
         if (!podCIDR) return undefined;
         const bp = this.cfg.bridgePlugin;
         const conf: BridgeConf = { cniVersion: "1.0.0", name: "cbr0", bridge: this.cfg.bridge, isGateway: true, isDefaultGateway: bp.isDefaultGateway, hairpinMode: bp.hairpinMode, ipMasq: bp.ipMasq, mtu: this.cfg.underlay.mtu, ipam: { type: "host-local", ranges: [[{ subnet: podCIDR }]] } };
-        inner = podNetwork(bridgePlugin(env), conf);
+        inner = podNetwork(bridgePlugin({ ...env, ...(deferred ? { deferred } : {}) }), conf);
         break;
       }
       case "docker0":
@@ -277,19 +327,29 @@ export class Dataplane {
     return {
       pluginType: inner.pluginType,
       add: (a: CniArgs) => {
-        this.sandboxUp(h, a.netns);
+        this.sandboxNode.set(a.netns, h.decl.name);
+        const make = this.sandboxUp(h, a.netns);
+        if (deferred) h.sandboxesToMake.set(a.netns, make);
+        else make();
         // flanneld must have started on this node (subnet.env); its remote state follows on read.
-        if (this.cfg.cni === "flannel" && h.flannel.subnetEnv === undefined) this.syncFlannel(h, false);
+        if (this.cfg.cni === "flannel" && h.flannel.subnetEnv === undefined) {
+          this.flushDeferred(h);
+          this.syncFlannel(h, false);
+        }
         try {
           return inner.add(a);
         } catch (e) {
-          this.net.netnsDel(a.netns);
+          // A plugin that fails before it needs the namespace leaves none (made and removed, as
+          // the runtime does, it would leave nothing either).
+          h.sandboxesToMake.delete(a.netns);
+          if (this.net.namespaces.has(a.netns)) this.net.netnsDel(a.netns);
           throw e;
         } finally {
           this.pinSysctls(h);
         }
       },
       del: (a: CniArgs) => {
+        this.flushDeferred(h);
         inner.del(a);
         this.sandboxNode.delete(a.netns);
         if (this.net.namespaces.has(a.netns)) this.net.netnsDel(a.netns);
@@ -297,15 +357,38 @@ export class Dataplane {
     };
   }
 
-  // The runtime's part of a sandbox: the namespace (IPv4 conf copied from the host, as a new
-  // netns copies init_net's all/default) with lo up (the loopback plugin).
-  private sandboxUp(h: NodeHost, name: string): void {
-    this.sandboxNode.set(name, h.decl.name);
-    if (this.net.namespaces.has(name)) return;
-    const ns = this.net.netnsAdd(name);
-    Object.assign(ns.sysctls.all, h.ns.sysctls.all);
-    Object.assign(ns.sysctls.default, h.ns.sysctls.default);
-    ns.linkSetUp("lo");
+  // The runtime's part of a sandbox, made by the returned function: the namespace (IPv4 conf
+  // copied from the host as it is now, as a new netns copies init_net's all/default) with lo up
+  // (the loopback plugin).
+  private sandboxUp(h: NodeHost, name: string): () => void {
+    const all = { ...h.ns.sysctls.all };
+    const dflt = { ...h.ns.sysctls.default };
+    return () => {
+      if (this.net.namespaces.has(name)) return;
+      const ns = this.net.netnsAdd(name);
+      Object.assign(ns.sysctls.all, all);
+      Object.assign(ns.sysctls.default, dflt);
+      ns.linkSetUp("lo");
+    };
+  }
+
+  // A sandbox's namespace for the plugin, made now if it was left for later.
+  private sandboxNs(h: NodeHost, name: string): NetNs {
+    const make = h.sandboxesToMake.get(name);
+    if (make) {
+      h.sandboxesToMake.delete(name);
+      make();
+    }
+    return this.net.ns(name);
+  }
+
+  // Makes the pod devices a node's CNI ADDs left for later, in ADD order.
+  private flushDeferred(h: NodeHost): void {
+    if (h.deferredOps.length === 0) return;
+    const ops = h.deferredOps;
+    h.deferredOps = [];
+    for (const { at, op } of ops) this.net.at(at, op);
+    h.deferredNames.clear();
   }
 
   private pinSysctls(h: NodeHost): void {
@@ -313,6 +396,7 @@ export class Dataplane {
   }
 
   private ensure(h: NodeHost, linksOnly = false): void {
+    this.flushDeferred(h);
     if (!this.cluster) return;
     const linksStale = h.synced.nodes !== this.gens.nodes;
     if (linksStale) {

@@ -240,8 +240,14 @@ function errorPath(cause: string): string {
   return m ? (m[1] as string) : "";
 }
 
+/** Options of `buildTopology`. */
+export interface BuildOptions {
+  /** When pod sandboxes' devices are made (node/dataplane.ts `DataplaneOptions`); default "lazy". */
+  readonly sandboxes?: "lazy" | "eager";
+}
+
 /** Builds and settles a topology. */
-export function buildTopology(docs: TopologyDocs): Topology {
+export function buildTopology(docs: TopologyDocs, opts: BuildOptions = {}): Topology {
   const issues: Issue[] = [];
   const clusterDoc: SourcedDoc = docs.cluster ?? { file: "<built-in default cluster>", doc: DEFAULT_CLUSTER as unknown as Record<string, unknown>, positions: { startLine: 1, lines: new Map() } };
   const resolved = resolveCluster(clusterDoc, issues);
@@ -258,7 +264,7 @@ export function buildTopology(docs: TopologyDocs): Topology {
   const { networking } = resolved;
   const range = parsePortRange(networking.nodePortRange) as { base: number; last: number };
   const clock = createClock();
-  const dataplane = new Dataplane(networking, resolved.nodes, resolved.hosts, clock);
+  const dataplane = new Dataplane(networking, resolved.nodes, resolved.hosts, clock, opts.sandboxes ? { sandboxes: opts.sandboxes } : {});
   const cluster = new Cluster({
     clock,
     network: (n) => dataplane.podNetwork(n),

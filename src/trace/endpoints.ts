@@ -145,6 +145,7 @@ export function resolveSource(t: Topology, from: string, at: string | undefined)
     const key = `${p.metadata.namespace ?? "default"}/${p.metadata.name}`;
     if (p.spec.hostNetwork) return { kind: "socket", netns: p.spec.nodeName as string, place: all.get(p.spec.nodeName as string) as Place };
     const sb = t.cluster.kubelets.sandbox(key);
+    if (sb) t.dataplane.prepare(sb.netns);
     if (!sb || !t.dataplane.net.namespaces.has(sb.netns)) throw new TraceInputError(`--from: pod "${key}" has no network sandbox (status ${p.status?.phase ?? "Pending"}; see \`podwire get events\`)`);
     return { kind: "socket", netns: sb.netns, place: all.get(sb.netns) as Place };
   }
