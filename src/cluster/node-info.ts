@@ -88,6 +88,11 @@ export interface NodeInfo {
   pods: number;
   readonly hostPorts: Map<string, number>;
   readonly podKeys: Set<string>;
+  /** The node is schedulable and has no taints: only resources and the pod's own terms can keep a pod off it. */
+  plain: boolean;
+  /** Scratch for one scheduling cycle (scheduler.ts): this node's spreading count, valid when `spreadCycle` is the cycle's. */
+  spreadCycle: number;
+  spreadCount: number;
 }
 
 /** Whether a pod still occupies its node (bound and not finished). */
@@ -146,8 +151,12 @@ export class NodeInfoCache {
       pods: 0,
       hostPorts: new Map(),
       podKeys: new Set(),
+      plain: false,
+      spreadCycle: 0,
+      spreadCount: 0,
     };
     info.node = n;
+    info.plain = n.spec.unschedulable !== true && (n.spec.taints?.length ?? 0) === 0;
     info.allocMilliCpu = milliValue(alloc["cpu"] ?? "0") ?? 0;
     info.allocMemory = parseQuantity(alloc["memory"] ?? "0") ?? 0;
     info.allocPods = parseQuantity(alloc["pods"] ?? "0") ?? 0;

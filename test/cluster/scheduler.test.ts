@@ -10,7 +10,8 @@ import fc from "fast-check";
 import type { Node, Taint } from "../../src/cluster/api/types.js";
 import type { NodeInfo } from "../../src/cluster/node-info.js";
 import { podRequests } from "../../src/cluster/node-info.js";
-import { fitErrorMessage, numFeasibleNodesToFind, scoreNodes } from "../../src/cluster/scheduler.js";
+import { filterNode, fitErrorMessage, numFeasibleNodesToFind, schedulePod, scoreNodes } from "../../src/cluster/scheduler.js";
+import { createRng } from "../../src/sim/rng.js";
 import { firstUntolerated, preferredAffinityScore } from "../../src/cluster/taints.js";
 import { event } from "../../src/cluster/controllers/types.js";
 import { applyAll, pod, testCluster } from "../support/cluster.js";
@@ -210,6 +211,9 @@ describe("scoring", () => {
           pods: x.pods,
           hostPorts: new Map(),
           podKeys: new Set(),
+          plain: x.taints.length === 0,
+          spreadCycle: 0,
+          spreadCount: 0,
         }));
         const p = pod("p", {
           containers: [{ name: "app", image: "busybox:1.36", resources: { requests: { cpu: "250m", memory: "64Mi" } } }],
@@ -219,6 +223,87 @@ describe("scoring", () => {
         const counts = spreading ? new Map(specs.map((x, i) => [`n${i}`, x.pods] as const)) : undefined;
         expect(scoreNodes(p, nodes, counts)).toEqual(referenceScores(p, nodes, counts));
       }),
+    );
+  });
+});
+
+describe("placing a pod", () => {
+  // The framework's cycle written out plainly: every filter on every node from the start index
+  // until numFeasibleNodesToFind fit, the plugin-by-plugin scores, reservoir sampling among the
+  // best. schedulePod's shortcuts (resources only for a plain pod on a plain node, spreading
+  // counts read from scratch fields, no taint read on an untainted node) must give its answer.
+  function reference(p: ReturnType<typeof pod>, nodes: readonly NodeInfo[], startIndex: number, seed: number, counts?: ReadonlyMap<string, number>): string | undefined {
+    const want = numFeasibleNodesToFind(nodes.length);
+    const feasible: NodeInfo[] = [];
+    for (let k = 0; k < nodes.length && feasible.length < want; k += 1) {
+      const info = nodes[(startIndex + k) % nodes.length] as NodeInfo;
+      if (!filterNode(p, info)) feasible.push(info);
+    }
+    if (feasible.length <= 1) return feasible[0]?.name;
+    const scores = referenceScores(p, feasible, counts);
+    const rng = createRng(seed);
+    let best = 0;
+    let count = 1;
+    for (let i = 1; i < scores.length; i += 1) {
+      if ((scores[i] as number) > (scores[best] as number)) {
+        best = i;
+        count = 1;
+      } else if (scores[i] === scores[best]) {
+        count += 1;
+        if (rng.int(0, count - 1) === 0) best = i;
+      }
+    }
+    return feasible[best]?.name;
+  }
+
+  it("lands where every filter and score, run in full on every node, puts it (fast-check)", () => {
+    const taint = fc.record({ key: fc.constantFrom("a", "b"), value: fc.constantFrom("", "x"), effect: fc.constantFrom("PreferNoSchedule", "NoSchedule", "NoExecute") }) as fc.Arbitrary<Taint>;
+    const info = fc.record({
+      cpu: fc.integer({ min: 0, max: 8000 }),
+      usedCpu: fc.integer({ min: 0, max: 9000 }),
+      taints: fc.array(taint, { maxLength: 2 }),
+      unschedulable: fc.boolean(),
+      zone: fc.constantFrom("z1", "z2"),
+      pods: fc.integer({ min: 0, max: 5 }),
+      full: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(info, { minLength: 1, maxLength: 140 }),
+        fc.record({ selector: fc.boolean(), tolerating: fc.boolean(), spreading: fc.boolean(), named: fc.boolean(), start: fc.nat(300), seed: fc.nat() }),
+        (specs, o) => {
+          const nodes: NodeInfo[] = specs.map((x, i) => {
+            const node = { apiVersion: "v1", kind: "Node", metadata: { name: `n${i}`, labels: { zone: x.zone } }, spec: { taints: x.taints, ...(x.unschedulable ? { unschedulable: true } : {}) } } as Node;
+            return {
+              name: `n${i}`,
+              node,
+              allocMilliCpu: x.cpu,
+              allocMemory: 16e9,
+              allocPods: x.full ? x.pods : 110,
+              milliCpu: x.usedCpu,
+              memory: 0,
+              nonZeroMilliCpu: x.usedCpu + 100,
+              nonZeroMemory: 200 * 1024 * 1024,
+              pods: x.pods,
+              hostPorts: new Map(),
+              podKeys: new Set(),
+              plain: !x.unschedulable && x.taints.length === 0,
+              spreadCycle: 0,
+              spreadCount: 0,
+            };
+          });
+          const p = pod("p", {
+            containers: [{ name: "app", image: "busybox:1.36", resources: { requests: { cpu: "250m" } } }],
+            ...(o.selector ? { nodeSelector: { zone: "z1" } } : {}),
+            ...(o.named ? { nodeName: `n${o.start % specs.length}` } : {}),
+            ...(o.tolerating ? { tolerations: [{ key: "a", operator: "Exists" }] } : {}),
+          });
+          const counts = o.spreading ? new Map(specs.map((x, i) => [`n${i}`, x.pods] as const).filter(([, c]) => c > 0)) : undefined;
+          const got = schedulePod({ pod: p, nodes, rng: createRng(o.seed), startIndex: o.start, ...(counts ? { spreadCounts: counts } : {}) });
+          expect(got.ok ? got.node : undefined).toBe(reference(p, nodes, o.start, o.seed, counts));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

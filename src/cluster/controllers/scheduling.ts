@@ -54,7 +54,7 @@ export function schedulerController(rng: Rng): Controller {
         unschedulable.delete(key);
         return [];
       }
-      const r = schedulePod({ pod, nodes: view.nodeInfos.list(), rng, startIndex, spreadCounts: spreadCounts(pod, view) });
+      const r = schedulePod({ pod, nodes: view.nodeInfos.list(), rng, startIndex, spreadCounts: spreadCounts(pod, view), nodeByName: (name) => view.nodeInfos.get(name) });
       startIndex = r.nextStartIndex;
       const now = timestamp(view.now());
       if (r.ok) {
