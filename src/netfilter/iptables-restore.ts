@@ -213,7 +213,8 @@ function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: rea
       }
       const rule = parseRuleArgs(args, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
       if (typeof rule === "string") return rule;
-      chain.rules.splice(pos, 0, rule);
+      if (pos === chain.rules.length) chain.rules.push(rule);
+      else chain.rules.splice(pos, 0, rule);
       return undefined;
     }
     case "-D":

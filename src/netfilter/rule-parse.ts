@@ -8,7 +8,7 @@
 import { parseCidrLoose } from "../net/cidr.js";
 import { MATCH_MODULES } from "./matches/registry.js";
 import type { GivenOption } from "./matches/module.js";
-import { NO_BASE_TESTS, type Match, type Rule, type RuleBase, type Target } from "./model.js";
+import { type Match, type Rule, type RuleBase, type Target } from "./model.js";
 import { parseUint } from "./text.js";
 import { TARGET_OPTIONS, buildTarget } from "./targets.js";
 
@@ -64,9 +64,28 @@ function optionOwner(slots: readonly Slot[], name: string): Slot | undefined {
   return undefined;
 }
 
+/** A rule's base tests while its arguments are read (one object per rule, not one per option). */
+type BaseFields = { -readonly [K in keyof RuleBase]: RuleBase[K] };
+
+/** The base of every rule without base tests: NO_BASE_TESTS's fields, not frozen (one object shape for every base). */
+const EMPTY_BASE: RuleBase = { src: undefined, dst: undefined, in: undefined, out: undefined, proto: undefined, frag: undefined };
+
+/** Protocol tests (`-p tcp`, `! -p udp`), one object per number and sense. */
+const PROTO_TESTS = new Map<number, NonNullable<RuleBase["proto"]>>();
+
+function protoTest(num: number, neg: boolean): NonNullable<RuleBase["proto"]> {
+  const k = num * 2 + (neg ? 1 : 0);
+  let t = PROTO_TESTS.get(k);
+  if (!t) {
+    t = { num, neg };
+    PROTO_TESTS.set(k, t);
+  }
+  return t;
+}
+
 /** Parses rule arguments into a Rule, or returns an error message. */
 export function parseRuleArgs(args: readonly string[], ctx: RuleContext): Rule | string {
-  let base: RuleBase = NO_BASE_TESTS;
+  const base: BaseFields = { src: undefined, dst: undefined, in: undefined, out: undefined, proto: undefined, frag: undefined };
   const slots: Slot[] = [];
   let targetName: string | undefined;
   let goto = false;
@@ -99,13 +118,13 @@ export function parseRuleArgs(args: readonly string[], ctx: RuleContext): Rule |
       if (arg === undefined) return `option "${tok}" needs an argument`;
       if (takesArg) i++;
       if (tok === "-c" || tok === "--set-counters") i++;
-      const r = applyFlag(tok, neg, arg, base, slots, ctx);
-      if (typeof r === "string") return r;
-      if (r.target) {
-        targetName = r.target.name;
-        goto = r.target.goto;
+      if (tok === "-j" || tok === "--jump" || tok === "-g" || tok === "--goto") {
+        targetName = arg;
+        goto = tok === "-g" || tok === "--goto";
+      } else {
+        const err = applyFlag(tok, neg, arg, base, slots, ctx);
+        if (err !== undefined) return err;
       }
-      base = r.base;
       neg = false;
       continue;
     }
@@ -149,12 +168,8 @@ function countArgs(args: readonly string[], i: number): number {
   return n;
 }
 
-interface FlagResult {
-  readonly base: RuleBase;
-  readonly target?: { name: string; goto: boolean };
-}
-
-function applyFlag(tok: string, neg: boolean, arg: string, base: RuleBase, slots: Slot[], ctx: RuleContext): FlagResult | string {
+// A generic option other than -j/-g, written into `base` (or a new match slot); an error message, or undefined.
+function applyFlag(tok: string, neg: boolean, arg: string, base: BaseFields, slots: Slot[], ctx: RuleContext): string | undefined {
   switch (tok) {
     case "-s":
     case "--source":
@@ -166,38 +181,42 @@ function applyFlag(tok: string, neg: boolean, arg: string, base: RuleBase, slots
       if (!c.ok) return `host/network ${c.error}`;
       if (neg && c.value.len === 0) return `"! ${tok} ${arg}" can never match; the kernel (nf_tables) refuses it`;
       const t = { cidr: c.value, neg };
-      return { base: tok.startsWith("-s") || tok.startsWith("--s") ? { ...base, src: t } : { ...base, dst: t } };
+      if (tok.startsWith("-s") || tok.startsWith("--s")) base.src = t;
+      else base.dst = t;
+      return undefined;
     }
     case "-i":
     case "--in-interface":
       if (ctx.chain === "OUTPUT" || ctx.chain === "POSTROUTING") return `Can't use -i with ${ctx.chain}`;
-      return { base: { ...base, in: { name: arg, neg } } };
+      base.in = { name: arg, neg };
+      return undefined;
     case "-o":
     case "--out-interface":
       if (ctx.chain === "INPUT" || ctx.chain === "PREROUTING") return `Can't use -o with ${ctx.chain}`;
-      return { base: { ...base, out: { name: arg, neg } } };
+      base.out = { name: arg, neg };
+      return undefined;
     case "-p":
     case "--protocol": {
       const num = protoNumber(arg);
       if (num === undefined) return `unknown protocol "${arg}" specified`;
-      return { base: { ...base, proto: { num, neg } } };
+      base.proto = protoTest(num, neg);
+      return undefined;
     }
     case "-f":
     case "--fragment":
-      return { base: { ...base, frag: { neg } } };
+      base.frag = { neg };
+      return undefined;
     case "-m":
     case "--match":
       slots.push({ module: arg, opts: [], raw: [] });
-      return { base };
-    case "-c":
-    case "--set-counters":
-      return { base };
+      return undefined;
     default:
-      return { base, target: { name: arg, goto: tok === "-g" || tok === "--goto" } };
+      // -c / --set-counters: counters are not kept.
+      return undefined;
   }
 }
 
-function finishRule(base: RuleBase, slots: readonly Slot[], targetName: string | undefined, goto: boolean, targetOpts: readonly GivenOption[], ctx: RuleContext): Rule | string {
+function finishRule(base: BaseFields, slots: readonly Slot[], targetName: string | undefined, goto: boolean, targetOpts: readonly GivenOption[], ctx: RuleContext): Rule | string {
   const matches: Match[] = [];
   const proto = base.proto && !base.proto.neg ? base.proto.num : 0;
   for (const s of slots) {
@@ -215,8 +234,9 @@ function finishRule(base: RuleBase, slots: readonly Slot[], targetName: string |
   }
   let target: Target | undefined;
   if (targetName !== undefined) {
-    if (goto && !ctx.isChain(targetName)) return `goto to unknown chain "${targetName}"`;
-    const t = buildTarget(targetName, targetOpts, goto, ctx.isChain(targetName), proto);
+    const isChain = ctx.isChain(targetName);
+    if (goto && !isChain) return `goto to unknown chain "${targetName}"`;
+    const t = buildTarget(targetName, targetOpts, goto, isChain, proto);
     if (typeof t === "string") return t;
     if ((t.kind === "DNAT" || t.kind === "SNAT" || t.kind === "MASQUERADE" || t.kind === "REDIRECT") && ctx.table !== "nat") {
       return `${t.kind} is only valid in the nat table`;
@@ -226,5 +246,6 @@ function finishRule(base: RuleBase, slots: readonly Slot[], targetName: string |
     }
     target = t;
   }
-  return { base: { src: base.src, dst: base.dst, in: base.in, out: base.out, proto: base.proto, frag: base.frag }, matches, target, line: ctx.line };
+  const none = base.src === undefined && base.dst === undefined && base.in === undefined && base.out === undefined && base.proto === undefined && base.frag === undefined;
+  return { base: none ? EMPTY_BASE : base, matches, target, line: ctx.line };
 }
