@@ -8,6 +8,23 @@ import type { PortRange } from "./model.js";
 
 /** Splits one iptables-restore line into arguments. Returns an error string on an open quote. */
 export function tokenize(line: string): string[] | string {
+  // Without quotes or tabs (most of kube-proxy's lines: its comments are on the services' rules),
+  // the arguments are the line split at spaces, a run of spaces splitting once.
+  if (line.indexOf('"') < 0 && line.indexOf("\t") < 0) {
+    const parts = line.split(" ");
+    let j = 0;
+    for (let k = 0; k < parts.length; k++) {
+      const p = parts[k] as string;
+      if (p !== "") parts[j++] = p;
+    }
+    parts.length = j;
+    return parts;
+  }
+  return tokenizeQuoted(line);
+}
+
+/** `tokenize` for any line: quotes, `\"` escapes, tabs. */
+export function tokenizeQuoted(line: string): string[] | string {
   const out: string[] = [];
   const n = line.length;
   let i = 0;
