@@ -8,7 +8,8 @@
  * up, routes in IPAM order, a route without `gw` taking the gateway), give the bridge the gateway
  * address and pin its MAC to the one read at the start of the ADD, turn ip_forward on, and install
  * the ipMasq chain when asked. DEL releases the address, deletes the veth and the ipMasq rules; the
- * bridge and its address stay (T12).
+ * bridge and its address stay (T12). A host may let the ADD make the sandbox's devices later
+ * (`DeferredDevices`): the ADD then runs IPAM before them, which they do not touch.
  */
 import { createHash } from "node:crypto";
 import { formatIpv4, parseIpv4, type Ipv4, type Mac } from "../net/addr.js";
@@ -210,6 +211,16 @@ export function bridgePlugin(env: BridgeHost): CniPlugin<BridgeConf> {
         }
         if (!host.sysctls.all.forwarding) host.sysctlSet("net.ipv4.ip_forward", 1);
       };
+      // 8. ipMasq.
+      const ipMasq = (): void => {
+        if (!conf.ipMasq) return;
+        const chain = ipMasqChain(conf.name, args.containerId);
+        const c = ipMasqComment(conf.name, args.containerId);
+        host.iptablesRestore(
+          ["*nat", `:${chain} - [0:0]`, `-A ${chain} -d ${formatCidr(network)} -m comment --comment ${c} -j ACCEPT`, `-A ${chain} ! -d 224.0.0.0/4 -m comment --comment ${c} -j MASQUERADE`, `-A POSTROUTING -s ${formatIpv4(addr.addr)}/32 -m comment --comment ${c} -j ${chain}`, "COMMIT", ""].join("\n"),
+          { noflush: true, source: "CNI bridge ipMasq" },
+        );
+      };
       const br0 = host.dev(brName);
       let ids: VethIds | undefined;
       // Deferred only when nothing later in the ADD can fail and the bridge's MAC is pinned
@@ -222,9 +233,12 @@ export function bridgePlugin(env: BridgeHost): CniPlugin<BridgeConf> {
         const peerMac = host.randomMac();
         ids = { name, peerMac, mac: host.randomMac(), peerIfindex: host.reserveIfindex() };
         hostVeth = name;
-        deferred.claim(name);
+        // The rest of the ADD runs now (ipMasq touches rules, not devices), and only then is the
+        // op queued: a queued op is one whose ADD succeeded.
         gatewayAddr();
+        ipMasq();
         const made = ids;
+        deferred.claim(name);
         deferred.defer(() => {
           const p = env.sandbox(args.netns);
           veth(p, made);
@@ -238,15 +252,7 @@ export function bridgePlugin(env: BridgeHost): CniPlugin<BridgeConf> {
         }
         podSide(pod as NetNs);
         gatewayAddr();
-      }
-      // 8. ipMasq.
-      if (conf.ipMasq) {
-        const chain = ipMasqChain(conf.name, args.containerId);
-        const c = ipMasqComment(conf.name, args.containerId);
-        host.iptablesRestore(
-          ["*nat", `:${chain} - [0:0]`, `-A ${chain} -d ${formatCidr(network)} -m comment --comment ${c} -j ACCEPT`, `-A ${chain} ! -d 224.0.0.0/4 -m comment --comment ${c} -j MASQUERADE`, `-A POSTROUTING -s ${formatIpv4(addr.addr)}/32 -m comment --comment ${c} -j ${chain}`, "COMMIT", ""].join("\n"),
-          { noflush: true, source: "CNI bridge ipMasq" },
-        );
+        ipMasq();
       }
       return {
         cniVersion: conf.cniVersion ?? "1.0.0",

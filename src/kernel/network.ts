@@ -98,11 +98,12 @@ export class Network implements NsHost {
   /** How `statistic --mode random` decides; the tracer may swap in an exploring chooser. */
   choose: Chooser;
   /**
-   * Called with the name of a namespace that is not there before `ns`, `peer` or `peekNs` answers:
-   * the owner may make it now (node/dataplane.ts makes pod sandboxes lazily). A clone asks its
+   * The owner's: called with a namespace's name before `ns` reads it, before a clone copies it, and
+   * when `peer` or `peekNs` does not find it — the owner makes now what it left for later there
+   * (node/dataplane.ts makes pod sandboxes when their node is first read). A clone asks its
    * source's.
    */
-  onMissing: ((name: string) => void) | undefined;
+  materialize: ((name: string) => void) | undefined;
 
   constructor(opts: NetworkOptions = {}) {
     this.rng = createRng(opts.seed ?? 1);
@@ -114,15 +115,16 @@ export class Network implements NsHost {
   // ---- NsHost -----------------------------------------------------------------------------
 
   peer(ns: string): NetNs | undefined {
-    return this.namespaces.get(ns) ?? (this.askMissing(ns) ? this.namespaces.get(ns) : undefined);
+    return this.namespaces.get(ns) ?? (this.askOwner(ns) ? this.namespaces.get(ns) : undefined);
   }
 
-  // Lets the owner of the first network (a clone's source, or its source's) make a missing namespace.
-  private askMissing(name: string): boolean {
+  // Lets the owner of the first network (a clone's source, or its source's) bring a namespace up
+  // to date (`materialize`); false when it has no such hook.
+  private askOwner(name: string): boolean {
     let root: Network = this;
     while (root.source) root = root.source;
-    if (!root.onMissing) return false;
-    root.onMissing(name);
+    if (!root.materialize) return false;
+    root.materialize(name);
     return true;
   }
 
@@ -177,7 +179,8 @@ export class Network implements NsHost {
 
   /** A namespace by name, or throws `Cannot open network namespace "X"`. */
   ns(name: string): NetNs {
-    const ns = this.namespaces.get(name) ?? (this.askMissing(name) ? this.namespaces.get(name) : undefined);
+    this.askOwner(name);
+    const ns = this.namespaces.get(name);
     if (!ns) throw new KernelError(`Cannot open network namespace "${name}": No such file or directory`);
     return ns;
   }
@@ -337,7 +340,7 @@ export class Network implements NsHost {
   peekNs(name: string): NetNs | undefined {
     const nss = this.namespaces;
     const found = nss instanceof CopyOnRead ? (nss.peek(name) as NetNs | undefined) : nss.get(name);
-    if (found || !this.askMissing(name)) return found;
+    if (found || !this.askOwner(name)) return found;
     return nss instanceof CopyOnRead ? (nss.peek(name) as NetNs | undefined) : nss.get(name);
   }
 
@@ -445,6 +448,7 @@ export class Network implements NsHost {
     if (hooks.beforeAnswer) c.beforeAnswer = hooks.beforeAnswer;
     c.source = this;
     (c as { namespaces: Map<string, NetNs> }).namespaces = new CopyOnRead(this.namespaces, (ns) => {
+      this.askOwner(ns.name);
       hooks.beforeCopy?.(ns.name);
       return ns.cloneInto(c);
     });

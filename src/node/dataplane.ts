@@ -87,8 +87,13 @@ export class Dataplane {
   ) {
     this.lazySandboxes = opts.sandboxes !== "eager";
     this.net = new Network({ seed: cfg.seed, clock });
-    // A pod's namespace read before its node (a library user's `net.ns(...)`): its node's deferred devices first.
-    this.net.onMissing = (name) => this.flushSandboxNode(name);
+    // A node's or pod's namespace read, or copied, without going through `node()` / `prepare()` (a
+    // library user's `net.ns(...)`, `net.clone()`): the node's deferred pod devices first.
+    this.net.materialize = (name) => {
+      const h = this.hosts.get(name);
+      if (h) this.flushDeferred(h);
+      else this.flushSandboxNode(name);
+    };
     this.net.segmentAdd(UNDERLAY);
     this.flannelCfg = { network: cfg.podSubnet, backend: cfg.flannel.backend, vni: cfg.flannel.vni, port: cfg.flannel.port === 8472 ? 0 : cfg.flannel.port, ipMasq: true, randomFully: true };
     const root = createRng(cfg.seed ^ 0x5eed);

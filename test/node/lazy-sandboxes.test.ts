@@ -94,6 +94,15 @@ describe("lazy pod sandboxes", () => {
     expect(new Set(made.map((p) => p.spec.nodeName))).toEqual(new Set([first?.spec.nodeName]));
   });
 
+  it("are there for whoever reads the network directly: a node's namespace, or a plain copy of the network", () => {
+    const t = loadTopologyText(cluster("", "  - {name: node-1}\n  - {name: node-2}\n") + deployment("web", 4));
+    const veths = (ns: NetNs): number => [...ns.devices.values()].filter((d) => d.kind === "veth").length;
+    const onNode = (n: string): number => t.cluster.list("Pod").filter((p) => p.spec.nodeName === n).length;
+    expect(veths(t.dataplane.net.clone().ns("node-2"))).toBe(onNode("node-2"));
+    expect(veths(t.dataplane.net.ns("node-1"))).toBe(onNode("node-1"));
+    expect(onNode("node-1") + onNode("node-2")).toBe(4);
+  });
+
   for (const file of readdirSync("topologies").filter((f) => f.endsWith(".yaml"))) {
     it(`end as the ADD left them: topologies/${file}`, () => {
       same(readFileSync(`topologies/${file}`, "utf8"));
