@@ -174,6 +174,11 @@ export function schedulePod(input: ScheduleInput): ScheduleResult {
   if (feasible.length === 0) return { ok: false, message: fitErrorMessage(n, failures), nextStartIndex };
   if (feasible.length === 1) return { ok: true, node: (feasible[0] as NodeInfo).name, nextStartIndex, evaluated: processed };
   const scores = scoreStamped(pod, feasible, input.spreadCounts ? stampSpread(nodes, input.spreadCounts, input.nodeByName) : undefined);
+  return { ok: true, node: (feasible[selectHost(scores, input.rng)] as NodeInfo).name, nextStartIndex, evaluated: processed };
+}
+
+/** `selectHost`: the position of the highest score, ties broken by reservoir sampling on the PRNG. */
+export function selectHost(scores: readonly number[], rng: Rng): number {
   let best = 0;
   let count = 1;
   for (let i = 1; i < scores.length; i += 1) {
@@ -182,10 +187,10 @@ export function schedulePod(input: ScheduleInput): ScheduleResult {
       count = 1;
     } else if (scores[i] === scores[best]) {
       count += 1;
-      if (input.rng.int(0, count - 1) === 0) best = i;
+      if (rng.int(0, count - 1) === 0) best = i;
     }
   }
-  return { ok: true, node: (feasible[best] as NodeInfo).name, nextStartIndex, evaluated: processed };
+  return best;
 }
 
 /**

@@ -10,7 +10,7 @@ import fc from "fast-check";
 import type { Node, Taint } from "../../src/cluster/api/types.js";
 import type { NodeInfo } from "../../src/cluster/node-info.js";
 import { podRequests } from "../../src/cluster/node-info.js";
-import { filterNode, fitErrorMessage, numFeasibleNodesToFind, schedulePod, scoreNodes } from "../../src/cluster/scheduler.js";
+import { filterNode, fitErrorMessage, numFeasibleNodesToFind, schedulePod, scoreNodes, selectHost } from "../../src/cluster/scheduler.js";
 import { createRng } from "../../src/sim/rng.js";
 import { firstUntolerated, preferredAffinityScore } from "../../src/cluster/taints.js";
 import { event } from "../../src/cluster/controllers/types.js";
@@ -229,9 +229,9 @@ describe("scoring", () => {
 
 describe("placing a pod", () => {
   // The framework's cycle written out plainly: every filter on every node from the start index
-  // until numFeasibleNodesToFind fit, the plugin-by-plugin scores, reservoir sampling among the
-  // best. schedulePod's shortcuts (resources only for a plain pod on a plain node, spreading
-  // counts read from scratch fields, no taint read on an untainted node) must give its answer.
+  // until numFeasibleNodesToFind fit, the plugin-by-plugin scores, then selectHost. schedulePod's
+  // shortcuts (resources only for a plain pod on a plain node, spreading counts read from scratch
+  // fields, no taint read on an untainted node) must give its answer.
   function reference(p: ReturnType<typeof pod>, nodes: readonly NodeInfo[], startIndex: number, seed: number, counts?: ReadonlyMap<string, number>): string | undefined {
     const want = numFeasibleNodesToFind(nodes.length);
     const feasible: NodeInfo[] = [];
@@ -240,20 +240,7 @@ describe("placing a pod", () => {
       if (!filterNode(p, info)) feasible.push(info);
     }
     if (feasible.length <= 1) return feasible[0]?.name;
-    const scores = referenceScores(p, feasible, counts);
-    const rng = createRng(seed);
-    let best = 0;
-    let count = 1;
-    for (let i = 1; i < scores.length; i += 1) {
-      if ((scores[i] as number) > (scores[best] as number)) {
-        best = i;
-        count = 1;
-      } else if (scores[i] === scores[best]) {
-        count += 1;
-        if (rng.int(0, count - 1) === 0) best = i;
-      }
-    }
-    return feasible[best]?.name;
+    return feasible[selectHost(referenceScores(p, feasible, counts), createRng(seed))]?.name;
   }
 
   it("lands where every filter and score, run in full on every node, puts it (fast-check)", () => {

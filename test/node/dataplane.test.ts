@@ -9,20 +9,10 @@ import { loadTopologyText } from "../../src/topology/index.js";
 import { remove, scale } from "../../src/cluster/operations.js";
 import { formatSave } from "../../src/netfilter/iptables-save.js";
 import { ipRoute } from "../../src/kernel/views.js";
+import { deploymentYaml } from "../support/yaml.js";
 
 const cluster = (extra: string, nodes = "nodes:\n  - {name: node-1}\n"): string => `apiVersion: podwire.dev/v1alpha1\nkind: Cluster\n${extra}${nodes}`;
-const deployment = (name: string, replicas: number, extra = ""): string => `---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-${extra}      containers: [{name: c, image: nginx, ports: [{containerPort: 80}]}]
-`;
+const deployment = deploymentYaml;
 
 describe("node agents", () => {
   it("host-local running out: the sandbox fails with the plugins' words, wrapped by flannel's and the runtime's", () => {

@@ -16,6 +16,7 @@ import { remove, scale } from "../../src/cluster/operations.js";
 import { formatSave } from "../../src/netfilter/iptables-save.js";
 import { bridgeFdbShow, ipAddr, ipLinkDetails, ipNeigh, ipRoute } from "../../src/kernel/views.js";
 import type { NetNs } from "../../src/kernel/netns.js";
+import { deploymentYaml } from "../support/yaml.js";
 
 /** A structural copy of a namespace's state: maps as sorted entries, the network back-reference left out. */
 function state(v: unknown, seen = new WeakSet<object>()): unknown {
@@ -61,18 +62,7 @@ function same(text: string, then: (t: Topology) => void = () => undefined): { la
 }
 
 const cluster = (networking: string, nodes: string): string => `apiVersion: podwire.dev/v1alpha1\nkind: Cluster\nnetworking: {${networking}}\nnodes:\n${nodes}`;
-const deployment = (name: string, replicas: number): string => `---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      containers: [{name: c, image: nginx, ports: [{containerPort: 80}]}]
-`;
+const deployment = deploymentYaml;
 const service = (name: string): string => `---
 apiVersion: v1
 kind: Service
