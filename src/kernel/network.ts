@@ -290,6 +290,9 @@ export class Network implements NsHost {
           break;
         }
         if (this.inertArpRequest(rx)) continue;
+        // Run on the owner's own network (not a copy, whose copies ask as they are made), a frame
+        // reaching a namespace lets the owner bring it up to date first.
+        this.materialize?.(rx.ns);
         const ns = this.namespaces.get(rx.ns);
         const dev = ns?.devices.get(rx.dev);
         if (!ns || !dev) continue;

@@ -16,6 +16,7 @@ import { remove, scale } from "../../src/cluster/operations.js";
 import { formatSave } from "../../src/netfilter/iptables-save.js";
 import { bridgeFdbShow, ipAddr, ipLinkDetails, ipNeigh, ipRoute } from "../../src/kernel/views.js";
 import type { NetNs } from "../../src/kernel/netns.js";
+import { ip } from "../../src/net/addr.js";
 import { deploymentYaml } from "../support/yaml.js";
 
 /** A structural copy of a namespace's state: maps as sorted entries, the network back-reference left out. */
@@ -91,6 +92,22 @@ describe("lazy pod sandboxes", () => {
     expect(veths(t.dataplane.net.clone().ns("node-2"))).toBe(onNode("node-2"));
     expect(veths(t.dataplane.net.ns("node-1"))).toBe(onNode("node-1"));
     expect(onNode("node-1") + onNode("node-2")).toBe(4);
+  });
+
+  it("answer a packet sent on the dataplane's own network, not a copy, as at once", () => {
+    const text = cluster("", "  - {name: node-1}\n  - {name: node-2}\n") + deployment("web", 4);
+    const answer = (t: Topology): unknown => {
+      const pods = t.cluster.list("Pod");
+      const from = pods.find((p) => p.spec.nodeName === "node-1");
+      const to = pods.find((p) => p.spec.nodeName === "node-2");
+      const src = t.cluster.kubelets.sandbox(`default/${from?.metadata.name}`)?.netns ?? "";
+      t.dataplane.node("node-1");
+      t.dataplane.net.send(src, { proto: "tcp", dst: ip(to?.status?.podIP ?? ""), sport: 40000, dport: 80 });
+      return t.dataplane.net.drain().map((e) => [e.kind, e.ns, "dev" in e ? e.dev : ""]);
+    };
+    const lazy = answer(loadTopologyText(text));
+    expect(lazy).toEqual(answer(loadTopologyText(text, "t.yaml", { sandboxes: "eager" })));
+    expect(JSON.stringify(lazy)).toContain("deliver");
   });
 
   for (const file of readdirSync("topologies").filter((f) => f.endsWith(".yaml"))) {
