@@ -59,9 +59,17 @@ export function defaultPodSpec(s: PodSpec): PodSpec {
 
 /** Pod defaults on create, including the admission-added tolerations. */
 export function defaultPod(p: Pod): Pod {
-  const spec = defaultPodSpec(p.spec);
-  return { ...p, spec: { ...spec, tolerations: addDefaultTolerations(spec.tolerations) }, status: p.status ?? { phase: "Pending" } };
+  // Every pod a controller makes from one template has that template's spec object: they share one
+  // defaulted spec (containers, ports, tolerations), as objects from the store are never changed.
+  let spec = defaultedSpecs.get(p.spec);
+  if (!spec) {
+    const d = defaultPodSpec(p.spec);
+    spec = { ...d, tolerations: addDefaultTolerations(d.tolerations) };
+    defaultedSpecs.set(p.spec, spec);
+  }
+  return { ...p, spec, status: p.status ?? { phase: "Pending" } };
 }
+const defaultedSpecs = new WeakMap<PodSpec, PodSpec>();
 
 function defaultTemplate(t: PodTemplateSpec): PodTemplateSpec {
   return { ...t, spec: defaultPodSpec(t.spec) };
