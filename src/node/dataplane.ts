@@ -58,6 +58,8 @@ interface NodeHost {
   readonly deferredNames: Set<string>;
   /** Sandboxes whose namespace is made with their devices: the runtime's part, as it stood at the ADD. */
   readonly sandboxesToMake: Map<string, () => void>;
+  /** The pod network the kubelet attaches to, for the podCIDR it was made for. */
+  podNet?: { readonly podCIDR: string | undefined; readonly net: PodNetwork | undefined };
 }
 
 /** Options of the hosts. */
@@ -302,6 +304,15 @@ export class Dataplane {
     const h = this.hosts.get(node.metadata.name);
     if (!h) return undefined;
     const podCIDR = node.spec.podCIDR;
+    // The same network while the node's podCIDR stays (the kubelet asks at every ADD; a pod whose
+    // devices wait keeps what its ADD used).
+    if (h.podNet && h.podNet.podCIDR === podCIDR) return h.podNet.net;
+    const net = this.makePodNetwork(h, podCIDR);
+    h.podNet = { podCIDR, net };
+    return net;
+  }
+
+  private makePodNetwork(h: NodeHost, podCIDR: string | undefined): PodNetwork | undefined {
     const env = { host: h.ns, sandbox: (n: string) => this.sandboxNs(h, n), ipam: h.ipam, rng: h.rng };
     const lazy = this.lazySandboxes && this.cfg.cni !== "docker0";
     const deferred: DeferredDevices | undefined = lazy
