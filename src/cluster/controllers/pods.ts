@@ -22,8 +22,21 @@ export function ownerRef(owner: KubeObject): OwnerReference {
   return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid as string, controller: true, blockOwnerDeletion: true };
 }
 
+/** `[ownerRef(owner)]`, one array for every pod made while the owner's stored version is the same. */
+function ownerRefs(owner: KubeObject): OwnerReference[] {
+  let refs = ownerRefsMemo.get(owner.metadata);
+  if (!refs) {
+    refs = [ownerRef(owner)];
+    ownerRefsMemo.set(owner.metadata, refs);
+  }
+  return refs;
+}
+const ownerRefsMemo = new WeakMap<KubeObject["metadata"], OwnerReference[]>();
+
 /** The pod a template stamps out (`controller.GetPodFromTemplate`): generateName `<owner>-`, template labels and annotations, owner reference. */
-export function podFromTemplate(t: PodTemplateSpec, owner: KubeObject, extraLabels: Readonly<Record<string, string>> = {}): Pod {
+export function podFromTemplate(t: PodTemplateSpec, owner: KubeObject, extraLabels?: Readonly<Record<string, string>>): Pod {
+  // Without extra labels the pods share the template's labels object (objects from the store are never changed).
+  const own = t.metadata?.labels;
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -31,9 +44,9 @@ export function podFromTemplate(t: PodTemplateSpec, owner: KubeObject, extraLabe
       name: "",
       generateName: `${owner.metadata.name}-`,
       namespace: owner.metadata.namespace as string,
-      labels: { ...(t.metadata?.labels ?? {}), ...extraLabels },
+      labels: extraLabels === undefined && own ? own : { ...(own ?? {}), ...extraLabels },
       ...(t.metadata?.annotations ? { annotations: t.metadata.annotations } : {}),
-      ownerReferences: [ownerRef(owner)],
+      ownerReferences: ownerRefs(owner),
     },
     spec: t.spec,
   };
