@@ -51,10 +51,11 @@ export interface BridgeHost {
 /**
  * Where a host lets an ADD make its devices later (node/dataplane.ts: when the node is first
  * read, DESIGN decision 5). What the ADD answers and every error it can return are decided at
- * once, with the same draws (veth name, MACs, ifindex) in the same order; the deferred part —
- * the sandbox's namespace, the veth pair, enslaving, the pod side, the bridge MAC pinned — runs
- * later in ADD order, and before anything reads or changes the host. Its end state is the one the
- * ADD would have left (test/node/lazy-sandboxes.test.ts compares every namespace).
+ * once, with the same draws (veth name, MACs, ifindex) in the same order, and so are the
+ * bridge's address, its pinned MAC, ip_forward and the ipMasq rules; the deferred part — the
+ * sandbox's namespace, the veth pair, enslaving, hairpin, the pod side — runs later in ADD order,
+ * and before anything reads or changes the host. Its end state is the one the ADD would have left
+ * (test/node/lazy-sandboxes.test.ts compares every namespace).
  */
 export interface DeferredDevices {
   /** Queues `op` after the host's other deferred ops. */
