@@ -105,6 +105,67 @@ function podRoutesSafe(routes: readonly { readonly dst: Cidr | undefined; readon
   return true;
 }
 
+/** How the pod's veth is made. */
+interface VethLink {
+  readonly ifName: string;
+  readonly mtu: number;
+  readonly bridge: string;
+  readonly hairpin: boolean;
+}
+
+/** A pod route as the plugin adds it (`dst` undefined: not a CIDR, which the ADD reports). */
+interface PodRoute {
+  readonly text: string;
+  readonly dst: Cidr | undefined;
+  readonly via: Ipv4 | undefined;
+}
+
+// Steps 2-3: the veth created from the pod's namespace (the host end registered first, with the
+// draws made ahead when `ids` is given), its host end up, enslaved, hairpin. Returns the host end.
+function vethUp(host: NetNs, pod: NetNs, l: VethLink, ids: VethIds | string): string {
+  const made = typeof ids === "string" ? undefined : ids;
+  const hostVeth = typeof ids === "string" ? ids : ids.name;
+  pod.linkAdd({ kind: "veth", name: l.ifName, peer: hostVeth, peerNs: host.name, mtu: l.mtu, txqlen: 0, ...(made ? { mac: made.mac, peerMac: made.peerMac, peerIfindex: made.peerIfindex } : {}) });
+  host.linkSetUp(hostVeth);
+  host.linkSetMaster(hostVeth, l.bridge);
+  host.bridgeLinkSet(hostVeth, { hairpin: l.hairpin });
+  return hostVeth;
+}
+
+// Step 6: the pod side — address with broadcast, up, routes in IPAM order.
+function podSideUp(p: NetNs, ifName: string, addr: Cidr, routes: readonly PodRoute[]): void {
+  p.addrAdd(ifName, addr, { brd: "+" });
+  // arp_notify=1 makes the kernel send a gratuitous ARP at NETDEV_UP, but it leaves before
+  // linkwatch has activated the qdisc and is dropped: the bridge learns nothing from it (seen
+  // on the real kernel with IPv6 off, test/oracle/cni-bridge.test.ts), so podwire sends none.
+  p.linkSetUp(ifName);
+  for (const r of routes) {
+    if (!r.dst) throw new CniError(100, `invalid route ${r.text}`);
+    try {
+      p.routeAdd({ dst: r.dst, dev: ifName, ...(r.via !== undefined ? { via: r.via } : {}) });
+    } catch (e) {
+      throw new CniError(100, `failed to add route '{${r.text} ${r.via !== undefined ? formatIpv4(r.via) : "<nil>"}}': ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
+
+/** A deferred ADD's devices. */
+interface DeferredPod {
+  readonly netns: string;
+  readonly link: VethLink;
+  readonly ids: VethIds;
+  readonly addr: Cidr;
+  readonly routes: readonly PodRoute[];
+}
+
+function makeDeferredPod(host: NetNs, sandbox: (netns: string) => NetNs, p: DeferredPod): () => void {
+  return () => {
+    const pod = sandbox(p.netns);
+    vethUp(host, pod, p.link, p.ids);
+    podSideUp(pod, p.link.ifName, p.addr, p.routes);
+  };
+}
+
 /** The draws `linkAdd` of the veth would make (host end first, as veth_newlink registers it), made ahead. */
 interface VethIds {
   readonly name: string;
@@ -133,14 +194,7 @@ export function bridgePlugin(env: BridgeHost): CniPlugin<BridgeConf> {
       host.linkSetUp(brName);
       const brMacAtStart = host.dev(brName).mac;
       // 2-3. The veth, created from the pod's namespace (the host end is registered first), enslaved, hairpin.
-      const veth = (pod: NetNs, ids?: VethIds): string => {
-        const hostVeth = ids?.name ?? hostVethName(host, env.rng, env.deferred);
-        pod.linkAdd({ kind: "veth", name: args.ifName, peer: hostVeth, peerNs: host.name, mtu, txqlen: 0, ...(ids ? { mac: ids.mac, peerMac: ids.peerMac, peerIfindex: ids.peerIfindex } : {}) });
-        host.linkSetUp(hostVeth);
-        host.linkSetMaster(hostVeth, brName);
-        host.bridgeLinkSet(hostVeth, { hairpin: conf.hairpinMode === true });
-        return hostVeth;
-      };
+      const veth = (pod: NetNs, ids?: VethIds): string => vethUp(host, pod, { ifName: args.ifName, mtu, bridge: brName, hairpin: conf.hairpinMode === true }, ids ?? hostVethName(host, env.rng, env.deferred));
       const deferred = env.deferred;
       let pod: NetNs | undefined;
       let hostVeth: string | undefined;
@@ -182,21 +236,7 @@ export function bridgePlugin(env: BridgeHost): CniPlugin<BridgeConf> {
         return { text: r.dst, dst: dst.ok ? dst.value : undefined, via: v };
       });
       // 6. The pod side.
-      const podSide = (p: NetNs): void => {
-        p.addrAdd(args.ifName, addr, { brd: "+" });
-        // arp_notify=1 makes the kernel send a gratuitous ARP at NETDEV_UP, but it leaves before
-        // linkwatch has activated the qdisc and is dropped: the bridge learns nothing from it (seen
-        // on the real kernel with IPv6 off, test/oracle/cni-bridge.test.ts), so podwire sends none.
-        p.linkSetUp(args.ifName);
-        for (const r of podRoutes) {
-          if (!r.dst) throw new CniError(100, `invalid route ${r.text}`);
-          try {
-            p.routeAdd({ dst: r.dst, dev: args.ifName, ...(r.via !== undefined ? { via: r.via } : {}) });
-          } catch (e) {
-            throw new CniError(100, `failed to add route '{${r.text} ${r.via !== undefined ? formatIpv4(r.via) : "<nil>"}}': ${e instanceof Error ? e.message : String(e)}`);
-          }
-        }
-      };
+      const podSide = (p: NetNs): void => podSideUp(p, args.ifName, addr, podRoutes);
       // 7. The bridge's gateway address, its MAC pinned to the one read at the start of the ADD, ip_forward on.
       const want = gateway !== undefined ? `${formatIpv4(gateway)}/${addr.len}` : "";
       const have = host.addrs.filter((a) => a.dev === brName);
@@ -238,13 +278,10 @@ export function bridgePlugin(env: BridgeHost): CniPlugin<BridgeConf> {
         // op queued: a queued op is one whose ADD succeeded.
         gatewayAddr();
         ipMasq();
-        const made = ids;
         deferred.claim(name);
-        deferred.defer(() => {
-          const p = env.sandbox(args.netns);
-          veth(p, made);
-          podSide(p);
-        });
+        // What the op needs, and nothing of the ADD's scope: a node's waiting pods each keep one.
+        const plan: DeferredPod = { netns: args.netns, link: { ifName: args.ifName, mtu, bridge: brName, hairpin: conf.hairpinMode === true }, ids, addr, routes: podRoutes };
+        deferred.defer(makeDeferredPod(host, env.sandbox, plan));
       } else {
         if (deferred) {
           deferred.flush();
