@@ -26,7 +26,7 @@ import type { Cluster } from "../cluster/cluster.js";
 import type { Controller } from "../cluster/controllers/types.js";
 import { podNetwork, type CniArgs, type PodNetwork } from "../cni/contract.js";
 import { HostLocalStore } from "../cni/host-local.js";
-import { bridgePlugin, type BridgeConf, type DeferredDevices } from "../cni/bridge.js";
+import { bridgePlugin, type BridgeConf } from "../cni/bridge.js";
 import { docker0Plugin, dockerdStart, type DockerState } from "../cni/docker0.js";
 import { FLANNEL_ANNOTATIONS, flanneldState, flanneldSync, flannelPlugin, type FlannelConfig, type FlanneldState, type Lease } from "../cni/flannel.js";
 import { syncProxyRules, type ProxierConfig, type ProxierInput, type ProxierOutput } from "../kube-proxy/proxier.js";
@@ -34,6 +34,7 @@ import { kubeletIptables } from "./iptables-ensure.js";
 import { kubeProxyStart, kubeProxySync, proxierConfig } from "./kube-proxy.js";
 import { flannelAnnotations, nicMac, podListens, vtepMac } from "./agents.js";
 import { LoadBalancer } from "./load-balancer.js";
+import { WaitingSandboxes } from "./sandboxes.js";
 import type { HostDecl, NodeDecl, NodeNetworking } from "./config.js";
 
 /** The underlay segment's name. */
@@ -53,11 +54,8 @@ interface NodeHost {
   lastSync?: { readonly input: ProxierInput; readonly cfg: ProxierConfig };
   readonly staticRoutes: Map<string, Cidr>;
   synced: { nodes: number; proxy: number; pods: number };
-  /** Pod devices the CNI plugin left for later (`DeferredDevices`), in ADD order, and the host-side names they take. */
-  deferredOps: { readonly at: number; readonly op: () => void }[];
-  readonly deferredNames: Set<string>;
-  /** Sandboxes whose namespace is made with their devices: the runtime's part, as it stood at the ADD. */
-  readonly sandboxesToMake: Map<string, () => void>;
+  /** Pod sandboxes whose devices wait (node/sandboxes.ts). */
+  readonly waiting: WaitingSandboxes;
   /** The pod network the kubelet attaches to, for the podCIDR it was made for. */
   podNet?: { readonly podCIDR: string | undefined; readonly net: PodNetwork | undefined };
 }
@@ -93,7 +91,7 @@ export class Dataplane {
     // library user's `net.ns(...)`, `net.clone()`): the node's deferred pod devices first.
     this.net.materialize = (name) => {
       const h = this.hosts.get(name);
-      if (h) this.flushDeferred(h);
+      if (h) h.waiting.flush();
       else this.flushSandboxNode(name);
     };
     this.net.segmentAdd(UNDERLAY);
@@ -133,9 +131,7 @@ export class Dataplane {
       proxyStarted: false,
       staticRoutes: new Map(),
       synced: { nodes: -1, proxy: -1, pods: -1 },
-      deferredOps: [],
-      deferredNames: new Set(),
-      sandboxesToMake: new Map(),
+      waiting: new WaitingSandboxes(this.net),
     };
     this.hosts.set(d.name, h);
     if (this.cfg.cni === "docker0") h.docker = dockerdStart(ns, { bridge: this.cfg.bridge, subnet: this.cfg.podSubnet, mtu: this.cfg.underlay.mtu }, rng);
@@ -167,7 +163,7 @@ export class Dataplane {
    * to every other node, which a full link sync adds (at 5,000 nodes, 5,000 each).
    */
   prepareAnswer(netns: string): void {
-    // Deferred pod devices are left deferred: a host-side veth has no address and no proxy_arp,
+    // Waiting pod devices stay waiting: a host-side veth adds no address and no route to the node,
     // so it changes nothing the node answers on the underlay (an ARP flood there asks every node).
     const h = this.hosts.get(netns);
     if (!h || !this.cluster || h.synced.nodes === this.gens.nodes) return;
@@ -186,7 +182,7 @@ export class Dataplane {
   private flushSandboxNode(netns: string): void {
     const node = this.sandboxNode.get(netns);
     const h = node !== undefined ? this.hosts.get(node) : undefined;
-    if (h) this.flushDeferred(h);
+    h?.waiting.flush();
   }
 
   /**
@@ -313,16 +309,8 @@ export class Dataplane {
   }
 
   private makePodNetwork(h: NodeHost, podCIDR: string | undefined): PodNetwork | undefined {
-    const env = { host: h.ns, sandbox: (n: string) => this.sandboxNs(h, n), ipam: h.ipam, rng: h.rng };
-    const lazy = this.lazySandboxes && this.cfg.cni !== "docker0";
-    const deferred: DeferredDevices | undefined = lazy
-      ? {
-          defer: (op) => void h.deferredOps.push({ at: this.net.now(), op }),
-          flush: () => this.flushDeferred(h),
-          pending: (name) => h.deferredNames.has(name),
-          claim: (name) => void h.deferredNames.add(name),
-        }
-      : undefined;
+    const env = { host: h.ns, sandbox: (n: string) => h.waiting.sandbox(n), ipam: h.ipam, rng: h.rng };
+    const deferred = this.lazySandboxes && this.cfg.cni !== "docker0" ? h.waiting : undefined;
     let inner: PodNetwork;
     switch (this.cfg.cni) {
       case "flannel":
@@ -345,11 +333,11 @@ export class Dataplane {
       add: (a: CniArgs) => {
         this.sandboxNode.set(a.netns, h.decl.name);
         const make = this.sandboxUp(h, a.netns);
-        if (deferred) h.sandboxesToMake.set(a.netns, make);
+        if (deferred) h.waiting.hold(a.netns, make);
         else make();
         // flanneld must have started on this node (subnet.env); its remote state follows on read.
         if (this.cfg.cni === "flannel" && h.flannel.subnetEnv === undefined) {
-          this.flushDeferred(h);
+          h.waiting.flush();
           this.syncFlannel(h, false);
         }
         try {
@@ -357,7 +345,7 @@ export class Dataplane {
         } catch (e) {
           // A plugin that fails before it needs the namespace leaves none (made and removed, as
           // the runtime does, it would leave nothing either).
-          h.sandboxesToMake.delete(a.netns);
+          h.waiting.drop(a.netns);
           if (this.net.namespaces.has(a.netns)) this.net.netnsDel(a.netns);
           throw e;
         } finally {
@@ -365,7 +353,7 @@ export class Dataplane {
         }
       },
       del: (a: CniArgs) => {
-        this.flushDeferred(h);
+        h.waiting.flush();
         inner.del(a);
         this.sandboxNode.delete(a.netns);
         if (this.net.namespaces.has(a.netns)) this.net.netnsDel(a.netns);
@@ -388,31 +376,12 @@ export class Dataplane {
     };
   }
 
-  // A sandbox's namespace for the plugin, made now if it was left for later.
-  private sandboxNs(h: NodeHost, name: string): NetNs {
-    const make = h.sandboxesToMake.get(name);
-    if (make) {
-      h.sandboxesToMake.delete(name);
-      make();
-    }
-    return this.net.ns(name);
-  }
-
-  // Makes the pod devices a node's CNI ADDs left for later, in ADD order.
-  private flushDeferred(h: NodeHost): void {
-    if (h.deferredOps.length === 0) return;
-    const ops = h.deferredOps;
-    h.deferredOps = [];
-    for (const { at, op } of ops) this.net.at(at, op);
-    h.deferredNames.clear();
-  }
-
   private pinSysctls(h: NodeHost): void {
     for (const [k, v] of Object.entries(h.decl.sysctls)) h.ns.sysctlSet(k, v);
   }
 
   private ensure(h: NodeHost, linksOnly = false): void {
-    this.flushDeferred(h);
+    h.waiting.flush();
     if (!this.cluster) return;
     const linksStale = h.synced.nodes !== this.gens.nodes;
     if (linksStale) {
