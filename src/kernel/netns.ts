@@ -540,7 +540,9 @@ export class NetNs {
     let dev = spec.dev;
     if (type === "unicast") {
       if (spec.via !== undefined && !spec.onlink) {
-        // The gateway must be reachable through a link-scope route (fib_check_nh).
+        // The gateway must be reachable through a link-scope route and not be a broadcast
+        // address (fib_check_nh: the gateway's own lookup must give a unicast or local route).
+        if (this.local.lookup(spec.via)?.type === "broadcast") throw new KernelError(`Error: Nexthop has invalid gateway.`);
         const r = this.main.lookup(spec.via, (x) => x.type === "unicast" && x.via === undefined && (dev === undefined || x.dev === dev));
         if (!r) throw new KernelError(`Error: Nexthop has invalid gateway.`);
         dev ??= r.dev;
