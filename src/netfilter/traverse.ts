@@ -52,6 +52,8 @@ export interface TableVerdict {
 
 interface Frame {
   readonly chain: Chain;
+  /** The chain's index, looked up once when the walk enters it (not once a step: a WeakMap probe each). */
+  readonly idx: ChainIndex | null;
   pos: number;
 }
 
@@ -166,8 +168,7 @@ function firstIn(lists: PortLists | undefined, key: number, pos: number): number
  * A packet that is a fragment or neither TCP nor UDP has no port key, so only rules needing none
  * remain. One lookup per step, however many rules of other Services lie between.
  */
-function nextCandidate(c: Chain, pos: number, p: NfPacket): number {
-  const idx = chainIndex(c);
+function nextCandidate(c: Chain, idx: ChainIndex | null, pos: number, p: NfPacket): number {
   if (!idx) return pos;
   const key = p.fragment || (p.proto !== 6 && p.proto !== 17) ? -2 : (p.proto << 16) | p.dport;
   const n = Math.min(firstIn(idx.anyDst, key, pos), idx.byDst ? firstIn(idx.byDst.get(p.dst), key, pos) : Infinity);
@@ -230,10 +231,10 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
   const done = (verdict: TableVerdict["verdict"], decidedBy?: RuleHit, extra?: VerdictExtra): TableVerdict => verdictOf(verdict, decidedBy, extra, hits, packet, ctMark !== ctMark0 ? ctMark : undefined, notrack);
   if (!t || !start) return done("ACCEPT");
   const stack: Frame[] = [];
-  let frame: Frame = { chain: start, pos: 0 };
+  let frame: Frame = { chain: start, idx: chainIndex(start), pos: 0 };
   for (let steps = 0; ; steps++) {
     if (steps > 1_000_000) return done("ERROR", undefined, { error: `walk of ${table} ${env.hook} did not end (rule loop?)` });
-    frame.pos = nextCandidate(frame.chain, frame.pos, packet);
+    frame.pos = nextCandidate(frame.chain, frame.idx, frame.pos, packet);
     const rule = frame.chain.rules[frame.pos];
     if (!rule) {
       const back = stack.pop();
@@ -296,7 +297,7 @@ export function traverseTable(rs: Ruleset, table: TableName, pkt: NfPacket, env:
           if (stack.length >= JUMP_STACK_MAX) return done("ERROR", undefined, { error: `jump depth exceeds ${JUMP_STACK_MAX} at ${table}/${frame.chain.name}/${index}` });
           stack.push(frame);
         }
-        frame = { chain: next, pos: 0 };
+        frame = { chain: next, idx: chainIndex(next), pos: 0 };
         continue;
       }
       case "DNAT":
