@@ -6,11 +6,14 @@
  * netfilter) for ClusterIP, NodePort, LoadBalancer and cross-node pod flows: p50/p99 and traces
  * per second, warm (nodes already synced) and cold (first reach of a node pays its sync). Prints one JSON object with the issue's fields, or a table row.
  * `kernelFirstPacketUs`: the real kernel answering a new connection through a ClusterIP with the
- * node's rules loaded (bench/kernel-first-packet.ts; null when not root).
+ * node's rules loaded (bench/kernel-first-packet.ts; null when not root), to the Service whose
+ * rule is in the middle of nat KUBE-SERVICES; `sameFlowUs`: podwire answering that same
+ * connection through the same two namespaces (bench/same-flow.ts), and its ratio to the kernel's.
  */
 import { performance } from "node:perf_hooks";
 import { clusterYaml } from "./cluster-gen.js";
 import { kernelFigures } from "./kernel-first-packet.js";
+import { podwireSameFlow } from "./same-flow.js";
 
 type Lib = typeof import("../src/index.js");
 const lib = (await import(new URL("../dist/index.js", import.meta.url).href)) as Lib;
@@ -71,19 +74,23 @@ const svcs = topo.cluster.list("Service").filter((s) => s.metadata.name.startsWi
 const onNode1 = allPods.find((p) => p.spec.nodeName === node);
 const elsewhere = allPods.find((p) => p.spec.nodeName !== node);
 // The real kernel with node-1's rules: iptables-restore, and new connections through a cluster IP.
-const probeSvc = svcs.find((x) => x.spec.type === "ClusterIP" && x.spec.clusterIP);
-const probeEps = probeSvc
-  ? topo.cluster
-      .list("EndpointSlice")
-      .filter((sl) => sl.metadata.labels?.["kubernetes.io/service-name"] === probeSvc.metadata.name && (sl.metadata.namespace ?? "default") === (probeSvc.metadata.namespace ?? "default"))
-      .flatMap((sl) => sl.endpoints.flatMap((e) => e.addresses))
+// The kernel walks nat KUBE-SERVICES in order for a new connection, so the Service probed is the
+// one whose cluster-IP rule sits in the middle of that chain (its typical case; the first Service
+// would be its best), found in the text itself.
+const natText = restore.slice(restore.indexOf("*nat\n"));
+const servicesRules = natText.slice(0, natText.indexOf("\nCOMMIT")).split("\n").filter((l) => l.startsWith("-A KUBE-SERVICES "));
+const clusterIpRules = servicesRules.map((l, i) => ({ i, m: / cluster IP" .*-d (\d+\.\d+\.\d+\.\d+)(?:\/32)? .*--dport (\d+)/.exec(l) })).filter((x) => x.m);
+const probeRule = clusterIpRules[Math.floor(clusterIpRules.length / 2)];
+const probeSvc = probeRule && svcs.find((x) => x.spec.clusterIP === probeRule.m?.[1]);
+const probeSlices = probeSvc
+  ? topo.cluster.list("EndpointSlice").filter((sl) => sl.metadata.labels?.["kubernetes.io/service-name"] === probeSvc.metadata.name && (sl.metadata.namespace ?? "default") === (probeSvc.metadata.namespace ?? "default"))
   : [];
-const kernel = await kernelFigures(
-  restore.replace(/^\*filter\n/, "*filter\n:KUBE-SERVICES - [0:0]\n"),
-  probeSvc && probeEps.length > 0 ? { clusterIp: probeSvc.spec.clusterIP as string, port: probeSvc.spec.ports?.[0]?.port ?? 80, endpoints: probeEps, targetPort: Number(probeSvc.spec.ports?.[0]?.targetPort ?? 8080) } : undefined,
-  // kube-proxy's restore text has no jumps from the built-in chains (it adds those with `iptables -I`).
-  { then: '*nat\n-I OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n-I POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING\nCOMMIT\n' },
-);
+const probeEps = probeSlices.flatMap((sl) => sl.endpoints.flatMap((e) => e.addresses));
+const probeTarget =
+  probeSvc && probeRule && probeEps.length > 0 ? { clusterIp: probeSvc.spec.clusterIP as string, port: Number(probeRule.m?.[2]), endpoints: probeEps, targetPort: probeSlices[0]?.ports?.[0]?.port ?? 8080 } : undefined;
+// kube-proxy's restore text has no jumps from the built-in chains (it adds those with `iptables -I`).
+const probeRules = { rules: restore.replace(/^\*filter\n/, "*filter\n:KUBE-SERVICES - [0:0]\n"), then: '*nat\n-I OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n-I POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING\nCOMMIT\n' };
+const kernel = await kernelFigures(probeRules.rules, probeTarget, { then: probeRules.then });
 const restoreSeconds = kernel?.restoreSeconds ?? null;
 
 const flows: Record<string, () => { from: string; to: string }> = {
@@ -125,6 +132,10 @@ for (const [kind, mk] of Object.entries(flows)) {
   const warm = stats(Array.from({ length: MEASURED_PASSES }, () => pass()).flat());
   traces[kind] = { ...warm, coldP50: cold.p50, coldP99: cold.p99, earlyP50: early.p50 };
 }
+// The kernel's flow, to the same Service, through podwire's kernels (bench/same-flow.ts): its
+// same two namespaces with this node's rules, not the cluster (that is the traces above).
+progress("same flow as the kernel's");
+const sameFlowUs = probeTarget ? podwireSameFlow(lib, probeRules, probeTarget, 2000) : null;
 const peakRssMB = process.resourceUsage().maxRSS / 1024;
 // What stays after a full collection (the traces' copies are garbage): settled cluster plus the nodes synced so far.
 global.gc?.();
@@ -150,10 +161,17 @@ const result = {
   traces: Object.fromEntries(Object.entries(traces).map(([k, v]) => [k, { p50us: Math.round(v.p50), p99us: Math.round(v.p99), earlyP50us: Math.round(v.earlyP50), coldP50us: Math.round(v.coldP50), coldP99us: Math.round(v.coldP99) }])),
   kernelFirstPacketUs: kernel?.firstPacketUs == null ? null : Math.round(kernel.firstPacketUs),
   kernelFloorUs: kernel?.floorUs == null ? null : Math.round(kernel.floorUs),
+  // The probe's cluster-IP rule: its 1-based position in nat KUBE-SERVICES, and that chain's length.
+  kernelProbeRule: probeRule ? probeRule.i + 1 : null,
+  kernelProbeChainRules: servicesRules.length,
+  // A whole ClusterIP trace (pod on one node to an endpoint on another and back, hops rendered)
+  // over the kernel's one new connection in two namespaces: not the same flow.
   traceToKernelRatio: kernel?.firstPacketUs ? Number(((traces["clusterip"]?.p50 ?? 0) / kernel.firstPacketUs).toFixed(2)) : null,
+  sameFlowUs: sameFlowUs === null ? null : Math.round(sameFlowUs),
+  sameFlowToKernelRatio: kernel?.firstPacketUs && sameFlowUs !== null ? Number((sameFlowUs / kernel.firstPacketUs).toFixed(2)) : null,
 };
 if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
   const t = Object.entries(result.traces).map(([k, v]) => `${k} ${v.p50us}/${v.p99us} µs (early p50 ${v.earlyP50us}, cold ${v.coldP50us}/${v.coldP99us})`).join(", ");
-  process.stdout.write(`${String(nodes).padStart(6)} nodes ${String(pods).padStart(7)} pods ${String(services).padStart(6)} svcs  settle ${result.settleSeconds} s  peak ${result.peakRssMB} MB (${result.settleRssMB} MB at settle, ${result.liveHeapMB} MB live at the end)  rules ${ruleLines} lines: node sync ${result.nodeSyncSeconds} s, generate ${result.generateSeconds} s, parse ${result.parseSeconds} s, real restore ${result.restoreSeconds ?? "n/a"} s  warm trace p50/p99: ${t}  ${result.tracesPerSecond} traces/s  kernel new connection ${result.kernelFirstPacketUs ?? "n/a"} µs (floor ${result.kernelFloorUs ?? "n/a"}), trace/kernel ${result.traceToKernelRatio ?? "n/a"}\n`);
+  process.stdout.write(`${String(nodes).padStart(6)} nodes ${String(pods).padStart(7)} pods ${String(services).padStart(6)} svcs  settle ${result.settleSeconds} s  peak ${result.peakRssMB} MB (${result.settleRssMB} MB at settle, ${result.liveHeapMB} MB live at the end)  rules ${ruleLines} lines: node sync ${result.nodeSyncSeconds} s, generate ${result.generateSeconds} s, parse ${result.parseSeconds} s, real restore ${result.restoreSeconds ?? "n/a"} s  warm trace p50/p99: ${t}  ${result.tracesPerSecond} traces/s  kernel new connection ${result.kernelFirstPacketUs ?? "n/a"} µs (floor ${result.kernelFloorUs ?? "n/a"}; KUBE-SERVICES rule ${result.kernelProbeRule ?? "n/a"} of ${result.kernelProbeChainRules}), ClusterIP trace/kernel ${result.traceToKernelRatio ?? "n/a"}, same flow ${result.sameFlowUs ?? "n/a"} µs, /kernel ${result.sameFlowToKernelRatio ?? "n/a"}\n`);
 }

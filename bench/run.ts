@@ -22,6 +22,7 @@ import type { Ipv4 } from "../src/net/addr.js";
 import { fileURLToPath } from "node:url";
 import { kernelFigures } from "./kernel-first-packet.js";
 import { kubeProxyDump } from "./kube-proxy-dump.js";
+import { podwireSameFlow } from "./same-flow.js";
 
 // A cluster size runs in its own process with a heap limit above V8's default (about 4 GB here):
 // peak RSS is reported, not capped, so a size that needs more is measured rather than aborted.
@@ -101,45 +102,8 @@ const rows = (["clusterip", "nodeport"] as const).map((kind) => {
   return { kind, p50: percentile(tt, 0.5), p99: percentile(tt, 0.99), perSecond: tt.length / (total / 1e6) };
 });
 
-// The same flow as the kernel's, through podwire's emulated kernels: the same two namespaces
-// (node with the rules, endpoints with every endpoint address on lo and a server on 8080), the
-// same addresses and host routes, one new connection from the node to the cluster IP on a copy of
-// the network each time (OUTPUT → nat → routing → veth → the endpoint's socket → SYN-ACK back,
-// un-DNATed), as the real connect() → SYN-ACK. The events are recorded; hop rendering is not run.
-function podwireSameFlow(count: number): number | null {
-  const net = new lib.Network({ seed: 1 });
-  const target = { clusterIp: dump.clusterIp(mid), endpoints: dump.endpoints(mid) };
-  const script = [
-    "ip netns add n",
-    "ip netns add e",
-    "n: ip link add pwk0 type veth peer name pwk1 netns e",
-    "n: ip addr add 192.168.77.1/24 dev pwk0",
-    "e: ip addr add 192.168.77.2/24 dev pwk1",
-    "n: ip link set pwk0 up",
-    "n: ip link set lo up",
-    "e: ip link set pwk1 up",
-    "e: ip link set lo up",
-    `n: ip route add ${target.clusterIp}/32 via 192.168.77.2`,
-    ...target.endpoints.flatMap((a) => [`e: ip addr add ${a}/32 dev lo`, `n: ip route add ${a}/32 via 192.168.77.2`]),
-  ];
-  lib.applyScript(net, script.join("\n"));
-  net.ns("n").iptablesRestore(dump.text);
-  net.ns("e").listen("tcp", 0 as Ipv4, 8080, { label: "server" });
-  const times: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const s = performance.now();
-    const c = net.clone(i + 1);
-    const id = c.send("n", { proto: "tcp", dst: ip(target.clusterIp), sport: 40000 + (i % 20000), dport: 80 });
-    const events = c.drain();
-    times.push((performance.now() - s) * 1000);
-    const synack = events.find((e) => e.kind === "emit" && e.cause === id && e.what === "tcp-synack");
-    const back = synack && events.some((e) => e.kind === "deliver" && e.packetId === synack.packetId && e.ns === "n");
-    if (!back) return null;
-  }
-  // As for the kernel: the first connections pay for the neighbour lookup and the JIT.
-  return percentile(times.slice(Math.min(count / 2, 200)).sort((a, b) => a - b), 0.5);
-}
-const sameFlowUs = podwireSameFlow(quick ? 400 : 2000);
+// The kernel's flow through podwire's kernels (bench/same-flow.ts), to the same Service.
+const sameFlowUs = podwireSameFlow(lib, { rules: dump.text }, { clusterIp: dump.clusterIp(mid), port: 80, endpoints: dump.endpoints(mid), targetPort: 8080 }, quick ? 400 : 2000);
 
 const result = {
   services,
