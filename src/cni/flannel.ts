@@ -13,7 +13,7 @@
  */
 import { formatIpv4, type Ipv4, type Mac } from "../net/addr.js";
 import { cidrContains, formatCidr, type Cidr } from "../net/cidr.js";
-import type { NetNs } from "../kernel/netns.js";
+import { neighKey, type NetNs } from "../kernel/netns.js";
 import { bridgePlugin, type BridgeConf, type BridgeHost } from "./bridge.js";
 import { CniError, type CniArgs, type CniPlugin, type CniResult } from "./contract.js";
 
@@ -132,7 +132,7 @@ export function flanneldSync(host: NetNs, cfg: FlannelConfig, self: Lease, lease
 
 function removeRemote(host: NetNs, cfg: FlannelConfig, dev: string, l: Lease): void {
   if (cfg.backend === "vxlan") {
-    if (host.neigh.has(`${dev}|${l.subnet.addr}`)) host.neighDel(dev, l.subnet.addr);
+    if (host.neigh.has(neighKey(dev, l.subnet.addr))) host.neighDel(dev, l.subnet.addr);
     if (l.vtepMac) host.bridgeFdbDel(l.vtepMac, dev);
   }
   try {

@@ -106,6 +106,47 @@ describe("namespace mutations have the kernel's side effects", () => {
     expect(ipRoute(ns)).toBe("10.0.0.0/24 dev a proto kernel scope link src 10.0.0.1 \n");
   });
 
+  it("namespaces share equal routes and neighbour keys, and only equal ones; what each shows is its own", () => {
+    // Flannel gives every node the same route and neighbour for each other node's subnet: one
+    // object (and one key string) for all of them. Any field that differs makes a route its own.
+    const net = new Network();
+    const nodes = ["n1", "n2"].map((name) => {
+      const ns = net.netnsAdd(name);
+      ns.linkAdd({ kind: "veth", name: "a", peer: "b" });
+      ns.addrAdd("a", "10.0.0.1/24");
+      ns.linkSetUp("a");
+      ns.linkSetUp("b");
+      return ns;
+    });
+    const via = ip("10.0.0.2");
+    const base = { dst: { addr: ip("10.244.7.0"), len: 24 }, via, dev: "a", onlink: true } as const;
+    for (const ns of nodes) {
+      ns.routeAdd(base);
+      ns.neighReplace("a", ip("10.244.7.0"), "aa:bb:cc:00:00:07" as Mac);
+    }
+    const [r1, r2] = nodes.map((ns) => ns.main.exact(ip("10.244.7.0"), 24)[0]);
+    expect(r1).toBeDefined();
+    expect(r2).toBe(r1);
+    expect(Object.isFrozen(r1)).toBe(true);
+    const [k1, k2] = nodes.map((ns) => [...ns.neigh.keys()][0]);
+    expect(k1).toBe("a|" + String(ip("10.244.7.0")));
+    expect(k2).toBe(k1);
+    // One field apart each: none may come back as the shared object.
+    const variants = [{ metric: 5 }, { onlink: false }, { via: ip("10.0.0.3") }, { dev: "b" }, { src: ip("10.0.0.1") }, { proto: "static" as const }];
+    for (const v of variants) {
+      const ns = net.netnsAdd(`v${variants.indexOf(v)}`);
+      ns.linkAdd({ kind: "veth", name: "a", peer: "b" });
+      ns.addrAdd("a", "10.0.0.1/24");
+      ns.linkSetUp("a");
+      ns.linkSetUp("b");
+      ns.routeAdd({ ...base, ...v });
+      const r = ns.main.exact(ip("10.244.7.0"), 24)[0];
+      expect(r).not.toBe(r1);
+      expect(r).toMatchObject(v);
+    }
+    expect(ipRoute(nodes[1] as (typeof nodes)[number])).toBe("10.0.0.0/24 dev a proto kernel scope link src 10.0.0.1 \n10.244.7.0/24 via 10.0.0.2 dev a onlink \n");
+  });
+
   it.each([
     { name: "gateway not on a connected subnet", run: (n: Network) => n.ns("n").routeAdd({ dst: { addr: ip("10.9.0.0"), len: 16 }, via: ip("192.0.2.1") }), want: "Error: Nexthop has invalid gateway." },
     { name: "duplicate route", run: (n: Network) => n.ns("n").routeAdd({ dst: { addr: ip("10.0.0.0"), len: 24 }, dev: "a" }), want: "RTNETLINK answers: File exists" },

@@ -23,7 +23,7 @@ import type { RecentEntry } from "../netfilter/packet.js";
 import { Fdb } from "./devices/fdb.js";
 import { KernelError } from "./errors.js";
 import { arpConfKey, effectiveConf, freshSysctls, setSysctl } from "./sysctl.js";
-import { kernelRoute, RouteTable, selectAddr } from "./route.js";
+import { internRoute, kernelRoute, RouteTable, selectAddr } from "./route.js";
 import { ownVxlanFdb, shareVxlanFdb } from "./devices/vxlan-fdb.js";
 import { DeviceTable } from "./device-table.js";
 import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, Socket, Sysctls, Vxlan } from "./types.js";
@@ -535,8 +535,7 @@ export class NetNs {
     if (spec.table === "local") this.host.touched?.();
     const type = spec.type ?? "unicast";
     const table = spec.table ?? "main";
-    const text = `${formatIpv4(spec.dst.addr)}/${spec.dst.len}`;
-    if (((spec.dst.addr & ~maskOf(spec.dst.len)) >>> 0) !== 0) throw new KernelError(`Error: Invalid prefix for given prefix length (${text}).`);
+    if (((spec.dst.addr & ~maskOf(spec.dst.len)) >>> 0) !== 0) throw new KernelError(`Error: Invalid prefix for given prefix length (${formatIpv4(spec.dst.addr)}/${spec.dst.len}).`);
     let dev = spec.dev;
     if (type === "unicast") {
       if (spec.via !== undefined && !spec.onlink) {
@@ -554,7 +553,7 @@ export class NetNs {
       this.dev(dev);
     }
     const scope = spec.scope ?? (type === "unicast" ? (spec.via !== undefined ? "global" : "link") : type === "local" ? "host" : "global");
-    const r: Route = {
+    const r = internRoute({
       table,
       type,
       dst: spec.dst,
@@ -565,7 +564,7 @@ export class NetNs {
       scope,
       ...(spec.proto !== undefined ? { proto: spec.proto } : {}),
       onlink: spec.onlink ?? false,
-    };
+    });
     const ok = (table === "main" ? this.main : this.local).add(r);
     if (!ok) throw new KernelError(`RTNETLINK answers: File exists`);
   }
@@ -739,7 +738,31 @@ function parsedAddr(text: string): Cidr {
 
 const NO_NSIDS: ReadonlyMap<string, number> = new Map();
 
-/** The neighbour table key. */
+/**
+ * The neighbour table key, `DEV|IP`: one string per pair, shared by every namespace (flannel gives
+ * every node the same entry for each other node's gateway, 5,000 a node at 5,000 nodes; made per
+ * call, each node kept strings of its own, and every lookup made one). Bounded: past NEIGH_KEYS
+ * pairs the memo starts again; a key made anew equals the old one.
+ */
 export function neighKey(dev: string, ip: Ipv4): string {
-  return `${dev}|${ip}`;
+  let byIp = neighKeys.get(dev);
+  if (!byIp) {
+    byIp = new Map();
+    neighKeys.set(dev, byIp);
+  }
+  let k = byIp.get(ip);
+  if (k === undefined) {
+    if (++neighKeyCount > NEIGH_KEYS) {
+      neighKeys.clear();
+      neighKeyCount = 1;
+      neighKeys.set(dev, byIp);
+      byIp.clear();
+    }
+    k = `${dev}|${ip}`;
+    byIp.set(ip, k);
+  }
+  return k;
 }
+const NEIGH_KEYS = 500_000;
+const neighKeys = new Map<string, Map<number, string>>();
+let neighKeyCount = 0;

@@ -19,7 +19,7 @@ import type { KernelEvent, KernelEventInput } from "./events.js";
 import { ipLocalOut, netifReceive, type Kx, type SendOptions } from "./ip-pipeline.js";
 import { buildArpIndex, pickArpReceivers, type ArpIndex, type ArpListener } from "./arp-index.js";
 import { CopyOnRead } from "./copy-on-read.js";
-import { KernelError, NetNs, type NsHost } from "./netns.js";
+import { KernelError, neighKey, NetNs, type NsHost } from "./netns.js";
 import { newSkb, type Skb } from "./skb.js";
 import type { Device } from "./types.js";
 import { onSegment, segmentNicsMut, type Segment, type SegmentNic } from "./segment.js";
@@ -307,7 +307,7 @@ export class Network implements NsHost {
       this.pending.clear();
       for (const p of failed) {
         const ns = this.namespaces.get(p.ns);
-        const n = ns?.neigh.get(`${p.dev}|${p.ip}`);
+        const n = ns?.neigh.get(neighKey(p.dev, p.ip));
         if (n && n.state === "INCOMPLETE") n.state = "FAILED";
         for (const w of p.waiters) w.fail();
       }
