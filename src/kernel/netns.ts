@@ -538,13 +538,29 @@ export class NetNs {
     if (((spec.dst.addr & ~maskOf(spec.dst.len)) >>> 0) !== 0) throw new KernelError(`Error: Invalid prefix for given prefix length (${formatIpv4(spec.dst.addr)}/${spec.dst.len}).`);
     let dev = spec.dev;
     if (type === "unicast") {
-      if (spec.via !== undefined && !spec.onlink) {
-        // The gateway must be reachable through a link-scope route and not be a broadcast
-        // address (fib_check_nh: the gateway's own lookup must give a unicast or local route).
-        if (this.local.lookup(spec.via)?.type === "broadcast") throw new KernelError(`Error: Nexthop has invalid gateway.`);
-        const r = this.main.lookup(spec.via, (x) => x.type === "unicast" && x.via === undefined && (dev === undefined || x.dev === dev));
-        if (!r) throw new KernelError(`Error: Nexthop has invalid gateway.`);
-        dev ??= r.dev;
+      if (spec.via !== undefined) {
+        // fib_create_info, then fib_check_nh_v4_gw (test/oracle/route-gateway.test.ts holds
+        // each refusal to the real kernel's).
+        const gwType = this.local.lookup(spec.via)?.type;
+        if (spec.scope === "host") throw new KernelError(`Error: Route with host scope can not have a gateway.`);
+        if (spec.onlink) {
+          if (spec.scope === "link") throw new KernelError(`Error: Nexthop has invalid scope.`);
+          if (dev === undefined) throw new KernelError(`Error: Nexthop device required for onlink.`);
+          if (!this.dev(dev).up) throw new KernelError(`Error: Nexthop device is not up.`);
+          // Taken on faith as on the link, but it must be a unicast address there.
+          if (gwType === "local" || gwType === "broadcast" || spec.via >>> 28 === 0xe || spec.via === 0xffffffff) throw new KernelError(`Error: Nexthop has invalid gateway.`);
+        } else if (spec.scope === "link") {
+          // The gateway is looked up a scope above the route's: past link-scope routes, so only
+          // one of the namespace's own addresses is found.
+          if (gwType !== "local") throw new KernelError(`Error: Nexthop has invalid gateway.`);
+        } else {
+          // The gateway must be reachable through a link-scope route and not be a broadcast
+          // address (the gateway's own lookup must give a unicast or local route).
+          if (gwType === "broadcast") throw new KernelError(`Error: Nexthop has invalid gateway.`);
+          const r = this.main.lookup(spec.via, (x) => x.type === "unicast" && x.via === undefined && (dev === undefined || x.dev === dev));
+          if (!r) throw new KernelError(`Error: Nexthop has invalid gateway.`);
+          dev ??= r.dev;
+        }
       }
       if (dev === undefined) throw new KernelError(`Error: Device for nexthop is not up.`);
       const d = this.dev(dev);

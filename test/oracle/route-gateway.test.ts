@@ -1,47 +1,71 @@
 /**
- * `ip route add DST via GW dev eth0` with eth0 up and 10.244.1.5/24 on it: which gateways the
- * kernel takes (fib_check_nh). The `want` column is what the real kernel (6.18, iproute2 6.1)
- * answered when this was written; the emulator is held to it always, and as root the real kernel
- * is asked again in a throwaway namespace.
+ * `ip route add 10.0.0.0/8 via GW dev eth0 [onlink] [scope S]` with 10.244.1.5/24 on eth0: which
+ * gateways, flags and scopes the kernel takes (fib_create_info, fib_check_nh_v4_gw). The `want`
+ * column is what the real kernel (6.18, iproute2 6.1) answered when this was written; the emulator
+ * is held to it always, and as root the real kernel is asked again in a throwaway namespace.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { Network } from "../../src/kernel/network.js";
-import { ip } from "../../src/net/addr.js";
-import { parseCidr } from "../../src/net/cidr.js";
+import { applyScript } from "../../src/kernel/ip-script.js";
 import { Netns, oracleUnavailable } from "../support/netns.js";
 
 const unavailable = oracleUnavailable();
 if (unavailable) console.warn(`route gateways: real-kernel half skipped (${unavailable})`);
 
-const CASES: readonly { readonly via: string; readonly want: string }[] = [
-  { via: "10.244.1.1", want: "ok" }, // another host on the subnet
-  { via: "10.244.1.0", want: "ok" }, // the subnet's network address
-  { via: "10.244.1.5", want: "ok" }, // the namespace's own address
-  { via: "10.244.1.255", want: "Error: Nexthop has invalid gateway." }, // the subnet's broadcast
-  { via: "10.9.9.9", want: "Error: Nexthop has invalid gateway." }, // not on any subnet
+interface Case {
+  /** What follows `ip route add 10.0.0.0/8`. */
+  readonly args: string;
+  readonly want: string;
+  /** eth0 is left down. */
+  readonly down?: true;
+}
+
+const CASES: readonly Case[] = [
+  { args: "via 10.244.1.1 dev eth0", want: "ok" }, // another host on the subnet
+  { args: "via 10.244.1.0 dev eth0", want: "ok" }, // the subnet's network address
+  { args: "via 10.244.1.5 dev eth0", want: "ok" }, // the namespace's own address
+  { args: "via 10.244.1.255 dev eth0", want: "Error: Nexthop has invalid gateway." }, // the subnet's broadcast
+  { args: "via 10.9.9.9 dev eth0", want: "Error: Nexthop has invalid gateway." }, // not on any subnet
+  { args: "via 10.244.1.1 dev eth0", want: "Error: Nexthop has invalid gateway.", down: true },
+  // A scope: global is the default with a gateway; link looks the gateway up past link routes.
+  { args: "via 10.244.1.1 dev eth0 scope global", want: "ok" },
+  { args: "via 10.244.1.1 dev eth0 scope link", want: "Error: Nexthop has invalid gateway." },
+  { args: "via 10.244.1.5 dev eth0 scope link", want: "ok" },
+  { args: "via 10.244.1.1 dev eth0 scope host", want: "Error: Route with host scope can not have a gateway." },
+  // onlink (flannel's routes to other nodes): the gateway is taken as on the link, if unicast.
+  { args: "via 10.9.9.9 dev eth0 onlink", want: "ok" },
+  { args: "via 10.244.1.0 dev eth0 onlink", want: "ok" },
+  { args: "via 10.244.1.5 dev eth0 onlink", want: "Error: Nexthop has invalid gateway." },
+  { args: "via 10.244.1.255 dev eth0 onlink", want: "Error: Nexthop has invalid gateway." },
+  { args: "via 224.0.0.5 dev eth0 onlink", want: "Error: Nexthop has invalid gateway." },
+  { args: "via 255.255.255.255 dev eth0 onlink", want: "Error: Nexthop has invalid gateway." },
+  { args: "via 10.244.1.1 dev eth0 onlink scope link", want: "Error: Nexthop has invalid scope." },
+  { args: "via 10.244.1.1 dev eth0 onlink scope host", want: "Error: Route with host scope can not have a gateway." },
+  { args: "via 10.244.1.1 onlink", want: "Error: Nexthop device required for onlink." },
+  { args: "via 10.244.1.1 dev eth0 onlink", want: "Error: Nexthop device is not up.", down: true },
 ];
 
-function emulated(via: string): string {
+const label = (c: Case): string => `${c.args}${c.down ? " (eth0 down)" : ""}`;
+
+function emulated(c: Case): string {
   const n = new Network({ seed: 1 });
   const h = n.netnsAdd("h");
   const p = n.netnsAdd("p");
   p.linkSetUp("lo");
   p.linkAdd({ kind: "veth", name: "eth0", peer: "p1", peerNs: h.name });
   p.addrAdd("eth0", "10.244.1.5/24", { brd: "+" });
-  p.linkSetUp("eth0");
-  const dst = parseCidr("10.0.0.0/8");
-  if (!dst.ok) throw new Error("bad cidr");
+  if (!c.down) p.linkSetUp("eth0");
   try {
-    p.routeAdd({ dst: dst.value, via: ip(via), dev: "eth0" });
+    applyScript(n, `p: ip route add 10.0.0.0/8 ${c.args}`);
     return "ok";
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return e instanceof Error ? e.message.replace(/^line 1: /, "") : String(e);
   }
 }
 
 describe("route gateways", () => {
   it("the emulator takes and refuses the gateways the real kernel does", () => {
-    expect(CASES.map((c) => `${c.via}: ${emulated(c.via)}`)).toEqual(CASES.map((c) => `${c.via}: ${c.want}`));
+    expect(CASES.map((c) => `${label(c)}: ${emulated(c)}`)).toEqual(CASES.map((c) => `${label(c)}: ${c.want}`));
   });
 
   describe.skipIf(unavailable !== undefined)("the real kernel, as root", () => {
@@ -52,13 +76,13 @@ describe("route gateways", () => {
       const h = nets.add("h");
       nets.exec(p, ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "p1", "netns", h]);
       nets.exec(p, ["ip", "addr", "add", "10.244.1.5/24", "brd", "+", "dev", "eth0"]);
-      nets.exec(p, ["ip", "link", "set", "eth0", "up"]);
       const got = CASES.map((c) => {
-        const r = nets.tryExec(p, ["ip", "route", "add", "10.0.0.0/8", "via", c.via, "dev", "eth0"]);
+        nets.exec(p, ["ip", "link", "set", "eth0", c.down ? "down" : "up"]);
+        const r = nets.tryExec(p, ["ip", "route", "add", "10.0.0.0/8", ...c.args.split(" ")]);
         nets.tryExec(p, ["ip", "route", "del", "10.0.0.0/8"]);
-        return `${c.via}: ${r.status === 0 ? "ok" : r.stderr.trim()}`;
+        return `${label(c)}: ${r.status === 0 ? "ok" : r.stderr.trim()}`;
       });
-      expect(got).toEqual(CASES.map((c) => `${c.via}: ${c.want}`));
+      expect(got).toEqual(CASES.map((c) => `${label(c)}: ${c.want}`));
     });
   });
 });
