@@ -538,12 +538,16 @@ export class NetNs {
     if (((spec.dst.addr & ~maskOf(spec.dst.len)) >>> 0) !== 0) throw new KernelError(`Error: Invalid prefix for given prefix length (${formatIpv4(spec.dst.addr)}/${spec.dst.len}).`);
     let dev = spec.dev;
     if (type === "unicast") {
-      if (spec.via !== undefined) {
+      if (spec.via === 0 && !spec.onlink) {
+        // `via 0.0.0.0` is no gateway: a route on the device (its scope still a gateway's, global).
+      } else if (spec.via !== undefined) {
         // fib_create_info, then fib_check_nh_v4_gw (test/oracle/route-gateway.test.ts holds
         // each refusal to the real kernel's).
         const gwType = this.local.lookup(spec.via)?.type;
         if (spec.scope === "host") throw new KernelError(`Error: Route with host scope can not have a gateway.`);
         if (spec.onlink) {
+          // Gateway 0.0.0.0 is no gateway: a link route, and the kernel takes onlink only with a gateway.
+          if (spec.via === 0) throw new KernelError(`Error: Invalid flags for nexthop - PERVASIVE and ONLINK can not be set.`);
           if (spec.scope === "link") throw new KernelError(`Error: Nexthop has invalid scope.`);
           if (dev === undefined) throw new KernelError(`Error: Nexthop device required for onlink.`);
           if (!this.dev(dev).up) throw new KernelError(`Error: Nexthop device is not up.`);
@@ -574,7 +578,7 @@ export class NetNs {
       type,
       dst: spec.dst,
       ...(dev !== undefined ? { dev } : {}),
-      ...(spec.via !== undefined ? { via: spec.via } : {}),
+      ...(spec.via !== undefined && spec.via !== 0 ? { via: spec.via } : {}),
       ...(spec.src !== undefined ? { src: spec.src } : {}),
       metric: spec.metric ?? 0,
       scope,
