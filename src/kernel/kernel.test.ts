@@ -647,4 +647,52 @@ describe("the VXLAN FDB index", () => {
     expect(vxlanFdbLookup(c.dev("vx0") as Vxlan, m).exact?.dst).toBe(ip("192.168.1.40"));
     expect(vxlanFdbLookup(vx, m).exact).toBeUndefined();
   });
+
+  it("append, replace and del answer and leave the table as a scan of the entries would, learning in between", () => {
+    // The reference is the plain scan these commands used before the position index.
+    const mac = fc.constantFrom(MAC_ZERO, "02:00:00:00:00:01", "02:00:00:00:00:02", "02:00:00:00:00:03") as fc.Arbitrary<Mac>;
+    const op = fc.record({ op: fc.constantFrom("append", "replace", "del", "learn", "copy"), mac, dst: fc.constantFrom(20, 21, 22) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), (ops) => {
+        let net = new Network({ seed: 4 });
+        net.netnsAdd("n");
+        net.nicAdd("n", "eth0", "underlay");
+        applyScript(net, "n: ip addr add 192.168.1.10/24 dev eth0\nn: ip link set eth0 up\nn: ip link add vx0 type vxlan id 7 local 192.168.1.10 dev eth0 nolearning");
+        const ref: { mac: Mac; dst: Ipv4; learned: boolean }[] = [];
+        for (const o of ops) {
+          const ns = net.ns("n");
+          const dst = ip(`192.168.1.${o.dst}`);
+          const got = ((): string => {
+            try {
+              if (o.op === "append") ns.bridgeFdbAppend(o.mac, "vx0", dst);
+              else if (o.op === "replace") ns.bridgeFdbReplace(o.mac, "vx0", dst);
+              else if (o.op === "del") ns.bridgeFdbDel(o.mac, "vx0");
+              else if (o.op === "learn") (ns.devMut("vx0") as Vxlan).fdb.push({ mac: o.mac, dst, learned: true, updatedAt: 0 }); // as vxlan_rcv learns
+              else net = net.clone(1);
+              return "ok";
+            } catch (e) {
+              return (e as Error).message;
+            }
+          })();
+          const want = ((): string => {
+            const i = ref.findIndex((e) => e.mac === o.mac);
+            if (o.op === "append") {
+              if (ref.some((e) => e.mac === o.mac && e.dst === dst) || (o.mac !== MAC_ZERO && i >= 0)) return "RTNETLINK answers: File exists";
+              ref.push({ mac: o.mac, dst, learned: false });
+            } else if (o.op === "replace") {
+              if (i >= 0) ref[i] = { mac: o.mac, dst, learned: false };
+              else ref.push({ mac: o.mac, dst, learned: false });
+            } else if (o.op === "del") {
+              if (i < 0) return "RTNETLINK answers: No such file or directory";
+              ref.splice(i, 1);
+            } else if (o.op === "learn") ref.push({ mac: o.mac, dst, learned: true });
+            return "ok";
+          })();
+          expect(got).toBe(want);
+          expect((net.ns("n").dev("vx0") as Vxlan).fdb.map((e) => ({ mac: e.mac, dst: e.dst, learned: e.learned }))).toEqual(ref);
+        }
+      }),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
 });

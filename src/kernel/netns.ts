@@ -24,7 +24,7 @@ import { Fdb } from "./devices/fdb.js";
 import { KernelError } from "./errors.js";
 import { arpConfKey, effectiveConf, freshSysctls, setSysctl } from "./sysctl.js";
 import { internRoute, kernelRoute, RouteTable, selectAddr } from "./route.js";
-import { ownVxlanFdb, shareVxlanFdb } from "./devices/vxlan-fdb.js";
+import { ownVxlanFdb, shareVxlanFdb, vxlanFdbFirst, vxlanFdbPush, vxlanFdbRemove } from "./devices/vxlan-fdb.js";
 import { DeviceTable } from "./device-table.js";
 import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, Socket, Sysctls, Vxlan } from "./types.js";
 import { CopyOnRead } from "./copy-on-read.js";
@@ -632,9 +632,9 @@ export class NetNs {
     const d = this.dev(dev);
     if (d.kind === "vxlan") {
       if (dst === undefined) throw new KernelError(`Error: vxlan fdb entries need a dst`);
-      if (d.fdb.some((e) => e.mac === mac && e.dst === dst)) throw new KernelError(`RTNETLINK answers: File exists`);
-      if (mac !== MAC_ZERO && d.fdb.some((e) => e.mac === mac)) throw new KernelError(`RTNETLINK answers: File exists`);
-      ownVxlanFdb(this.devMut(dev) as Vxlan).push({ mac, dst, learned: false, updatedAt: this.host.now() });
+      // The all-zeros MAC may repeat, with another dst; any other MAC once.
+      if (mac === MAC_ZERO ? d.fdb.some((e) => e.mac === mac && e.dst === dst) : vxlanFdbFirst(d.fdb, mac) >= 0) throw new KernelError(`RTNETLINK answers: File exists`);
+      vxlanFdbPush(ownVxlanFdb(this.devMut(dev) as Vxlan), { mac, dst, learned: false, updatedAt: this.host.now() });
       return;
     }
     if (d.master === undefined) throw new KernelError(`Error: ${dev} is not a bridge port`);
@@ -646,10 +646,10 @@ export class NetNs {
     const d = this.dev(dev);
     if (d.kind !== "vxlan") throw new KernelError(`Error: ${dev} is not a vxlan device`);
     const fdb = ownVxlanFdb(this.devMut(dev) as Vxlan);
-    const i = fdb.findIndex((e) => e.mac === mac);
+    const i = vxlanFdbFirst(fdb, mac);
     const entry = { mac, dst, learned: false, updatedAt: this.host.now() };
-    if (i >= 0) fdb.splice(i, 1, entry);
-    else fdb.push(entry);
+    if (i >= 0) fdb[i] = entry;
+    else vxlanFdbPush(fdb, entry);
   }
 
   /** `bridge fdb del MAC dev VXLAN`. */
@@ -657,9 +657,9 @@ export class NetNs {
     const d = this.dev(dev);
     if (d.kind !== "vxlan") throw new KernelError(`Error: ${dev} is not a vxlan device`);
     const fdb = ownVxlanFdb(this.devMut(dev) as Vxlan);
-    const i = fdb.findIndex((e) => e.mac === mac);
+    const i = vxlanFdbFirst(fdb, mac);
     if (i < 0) throw new KernelError(`RTNETLINK answers: No such file or directory`);
-    fdb.splice(i, 1);
+    vxlanFdbRemove(fdb, i);
   }
 
   // ---- sysctls ----------------------------------------------------------------------------

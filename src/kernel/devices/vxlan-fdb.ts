@@ -44,3 +44,53 @@ export function vxlanFdbLookup(d: Vxlan, mac: Mac): { readonly exact: VxlanFdbEn
   }
   return { exact: ix.byMac.get(mac), defaults: ix.defaults };
 }
+
+/**
+ * Where each MAC first sits in a VXLAN FDB, for `bridge fdb replace/append` (flanneld replaces one
+ * entry per other node: a scan each made a node's sync quadratic, 12.5 million comparisons at
+ * 5,000 nodes). Entries are only appended, replaced in place with the same MAC, or removed; an
+ * index is rebuilt when the array's length is not the one it was kept at, and a removal drops it.
+ */
+interface Positions {
+  len: number;
+  readonly first: Map<Mac, number>;
+}
+const positions = new WeakMap<readonly VxlanFdbEntry[], Positions>();
+
+function positionsOf(fdb: readonly VxlanFdbEntry[]): Positions {
+  let p = positions.get(fdb);
+  if (!p || p.len !== fdb.length) {
+    const first = new Map<Mac, number>();
+    fdb.forEach((e, i) => {
+      if (!first.has(e.mac)) first.set(e.mac, i);
+    });
+    p = { len: fdb.length, first };
+    positions.set(fdb, p);
+  }
+  return p;
+}
+
+/** The position of the first entry with `mac`, or -1 (what `fdb.findIndex((e) => e.mac === mac)` gives). */
+export function vxlanFdbFirst(fdb: readonly VxlanFdbEntry[], mac: Mac): number {
+  const i = positionsOf(fdb).first.get(mac);
+  if (i === undefined) return -1;
+  if (fdb[i]?.mac === mac) return i;
+  positions.delete(fdb);
+  return fdb.findIndex((e) => e.mac === mac);
+}
+
+/** Appends an entry, keeping the index. */
+export function vxlanFdbPush(fdb: VxlanFdbEntry[], e: VxlanFdbEntry): void {
+  const p = positions.get(fdb);
+  fdb.push(e);
+  if (p && p.len === fdb.length - 1) {
+    p.len = fdb.length;
+    if (!p.first.has(e.mac)) p.first.set(e.mac, fdb.length - 1);
+  }
+}
+
+/** Removes the entry at `i` (positions after it shift: the index goes). */
+export function vxlanFdbRemove(fdb: VxlanFdbEntry[], i: number): void {
+  positions.delete(fdb);
+  fdb.splice(i, 1);
+}
