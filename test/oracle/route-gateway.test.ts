@@ -17,10 +17,12 @@ if (unavailable) console.warn(`route gateways: real-kernel half skipped (${unava
 interface Case {
   /** What follows `ip route add 10.0.0.0/8`. */
   readonly args: string;
-  /** The refusal, or the route as `ip route show 10.0.0.0/8` prints it (eth0's peer is down: linkdown). */
+  /** The refusal, or the route as `ip route show 10.0.0.0/8` prints it (linkdown while eth0's peer is down). */
   readonly want: string;
   /** eth0 is left down. */
   readonly down?: true;
+  /** eth0's peer is up too: eth0 has a carrier. */
+  readonly carrier?: true;
 }
 
 const CASES: readonly Case[] = [
@@ -46,11 +48,13 @@ const CASES: readonly Case[] = [
   { args: "via 10.244.1.1 dev eth0 onlink scope host", want: "Error: Route with host scope can not have a gateway." },
   { args: "via 10.244.1.1 onlink", want: "Error: Nexthop device required for onlink." },
   { args: "via 0.0.0.0 dev eth0", want: "10.0.0.0/8 dev eth0 linkdown" }, // no gateway: a route on eth0
+  { args: "via 10.244.1.1 dev eth0", want: "10.0.0.0/8 via 10.244.1.1 dev eth0", carrier: true },
+  { args: "via 10.9.9.9 dev eth0 onlink", want: "10.0.0.0/8 via 10.9.9.9 dev eth0 onlink", carrier: true },
   { args: "via 0.0.0.0 dev eth0 onlink", want: "Error: Invalid flags for nexthop - PERVASIVE and ONLINK can not be set." },
   { args: "via 10.244.1.1 dev eth0 onlink", want: "Error: Nexthop device is not up.", down: true },
 ];
 
-const label = (c: Case): string => `${c.args}${c.down ? " (eth0 down)" : ""}`;
+const label = (c: Case): string => `${c.args}${c.down ? " (eth0 down)" : ""}${c.carrier ? " (carrier)" : ""}`;
 
 function emulated(c: Case): string {
   const n = new Network({ seed: 1 });
@@ -60,6 +64,7 @@ function emulated(c: Case): string {
   p.linkAdd({ kind: "veth", name: "eth0", peer: "p1", peerNs: h.name });
   p.addrAdd("eth0", "10.244.1.5/24", { brd: "+" });
   if (!c.down) p.linkSetUp("eth0");
+  if (c.carrier) h.linkSetUp("p1");
   try {
     applyScript(n, `p: ip route add 10.0.0.0/8 ${c.args}`);
     return ipRoute(p).split("\n").find((l) => l.startsWith("10.0.0.0/8 "))?.trim() ?? "(no route)";
@@ -83,6 +88,7 @@ describe("route gateways", () => {
       nets.exec(p, ["ip", "addr", "add", "10.244.1.5/24", "brd", "+", "dev", "eth0"]);
       const got = CASES.map((c) => {
         nets.exec(p, ["ip", "link", "set", "eth0", c.down ? "down" : "up"]);
+        nets.exec(h, ["ip", "link", "set", "p1", c.carrier ? "up" : "down"]);
         const r = nets.tryExec(p, ["ip", "route", "add", "10.0.0.0/8", ...c.args.split(" ")]);
         const shown = r.status === 0 ? nets.tryExec(p, ["ip", "route", "show", "10.0.0.0/8"]).stdout.trim() : r.stderr.trim();
         nets.tryExec(p, ["ip", "route", "del", "10.0.0.0/8"]);
