@@ -23,7 +23,7 @@ import type { RecentEntry } from "../netfilter/packet.js";
 import { Fdb } from "./devices/fdb.js";
 import { KernelError } from "./errors.js";
 import { arpConfKey, effectiveConf, freshSysctls, setSysctl } from "./sysctl.js";
-import { internRoute, kernelRoute, RouteTable, selectAddr } from "./route.js";
+import { gatewayDevice, internRoute, kernelRoute, RouteTable, selectAddr } from "./route.js";
 import { ownVxlanFdb, shareVxlanFdb, vxlanFdbFirst, vxlanFdbPush, vxlanFdbRemove } from "./devices/vxlan-fdb.js";
 import { DeviceTable } from "./device-table.js";
 import type { Bridge, Device, IfAddr, IfConf, Neighbour, NudState, Route, RouteType, Socket, Sysctls, Vxlan } from "./types.js";
@@ -538,34 +538,8 @@ export class NetNs {
     if (((spec.dst.addr & ~maskOf(spec.dst.len)) >>> 0) !== 0) throw new KernelError(`Error: Invalid prefix for given prefix length (${formatIpv4(spec.dst.addr)}/${spec.dst.len}).`);
     let dev = spec.dev;
     if (type === "unicast") {
-      if (spec.via === 0 && !spec.onlink) {
-        // `via 0.0.0.0` is no gateway: a route on the device (its scope still a gateway's, global).
-      } else if (spec.via !== undefined) {
-        // fib_create_info, then fib_check_nh_v4_gw (test/oracle/route-gateway.test.ts holds
-        // each refusal to the real kernel's).
-        const gwType = this.local.lookup(spec.via)?.type;
-        if (spec.scope === "host") throw new KernelError(`Error: Route with host scope can not have a gateway.`);
-        if (spec.onlink) {
-          // Gateway 0.0.0.0 is no gateway: a link route, and the kernel takes onlink only with a gateway.
-          if (spec.via === 0) throw new KernelError(`Error: Invalid flags for nexthop - PERVASIVE and ONLINK can not be set.`);
-          if (spec.scope === "link") throw new KernelError(`Error: Nexthop has invalid scope.`);
-          if (dev === undefined) throw new KernelError(`Error: Nexthop device required for onlink.`);
-          if (!this.dev(dev).up) throw new KernelError(`Error: Nexthop device is not up.`);
-          // Taken on faith as on the link, but it must be a unicast address there.
-          if (gwType === "local" || gwType === "broadcast" || spec.via >>> 28 === 0xe || spec.via === 0xffffffff) throw new KernelError(`Error: Nexthop has invalid gateway.`);
-        } else if (spec.scope === "link") {
-          // The gateway is looked up a scope above the route's: past link-scope routes, so only
-          // one of the namespace's own addresses is found.
-          if (gwType !== "local") throw new KernelError(`Error: Nexthop has invalid gateway.`);
-        } else {
-          // The gateway must be reachable through a link-scope route and not be a broadcast
-          // address (the gateway's own lookup must give a unicast or local route).
-          if (gwType === "broadcast") throw new KernelError(`Error: Nexthop has invalid gateway.`);
-          const r = this.main.lookup(spec.via, (x) => x.type === "unicast" && x.via === undefined && (dev === undefined || x.dev === dev));
-          if (!r) throw new KernelError(`Error: Nexthop has invalid gateway.`);
-          dev ??= r.dev;
-        }
-      }
+      // `via 0.0.0.0` is no gateway: a route on the device (its scope still a gateway's, global).
+      if (spec.via !== undefined && (spec.via !== 0 || spec.onlink)) dev = gatewayDevice(spec.via, dev, spec, this.local, this.main, (d) => this.dev(d).up);
       if (dev === undefined) throw new KernelError(`Error: Device for nexthop is not up.`);
       const d = this.dev(dev);
       if (!d.up) throw new KernelError(`Error: Device for nexthop is not up.`);
@@ -766,21 +740,17 @@ const NO_NSIDS: ReadonlyMap<string, number> = new Map();
  */
 export function neighKey(dev: string, ip: Ipv4): string {
   let byIp = neighKeys.get(dev);
-  if (!byIp) {
-    byIp = new Map();
-    neighKeys.set(dev, byIp);
+  let k = byIp?.get(ip);
+  if (k !== undefined) return k;
+  if (neighKeyCount >= NEIGH_KEYS) {
+    neighKeys.clear();
+    neighKeyCount = 0;
+    byIp = undefined;
   }
-  let k = byIp.get(ip);
-  if (k === undefined) {
-    if (++neighKeyCount > NEIGH_KEYS) {
-      neighKeys.clear();
-      neighKeyCount = 1;
-      neighKeys.set(dev, byIp);
-      byIp.clear();
-    }
-    k = `${dev}|${ip}`;
-    byIp.set(ip, k);
-  }
+  if (!byIp) neighKeys.set(dev, (byIp = new Map()));
+  k = `${dev}|${ip}`;
+  byIp.set(ip, k);
+  neighKeyCount += 1;
   return k;
 }
 const NEIGH_KEYS = 500_000;

@@ -9,6 +9,7 @@
  */
 import type { Ipv4 } from "../net/addr.js";
 import { maskOf } from "../net/cidr.js";
+import { KernelError } from "./errors.js";
 import type { IfAddr, Route } from "./types.js";
 
 /** Up to this many routes a table is one sorted array (a pod's table has a handful). */
@@ -210,19 +211,46 @@ export function selectAddr(addrs: readonly IfAddr[], devOrder: readonly string[]
 }
 
 /**
+ * The nexthop checks of `ip route add … via GW [dev DEV] [onlink] [scope S]` (fib_create_info,
+ * then fib_check_nh_v4_gw): the device the route leaves by, or the kernel's refusal, thrown.
+ * test/oracle/route-gateway.test.ts holds each answer to the real kernel's. `isUp` reads a
+ * device's state (and refuses an unknown one).
+ */
+export function gatewayDevice(via: Ipv4, dev: string | undefined, opts: { readonly scope?: Route["scope"]; readonly onlink?: boolean }, local: RouteTable, main: RouteTable, isUp: (dev: string) => boolean): string | undefined {
+  const gwType = local.lookup(via)?.type;
+  if (opts.scope === "host") throw new KernelError(`Error: Route with host scope can not have a gateway.`);
+  if (opts.onlink) {
+    // Gateway 0.0.0.0 is no gateway, and the kernel takes onlink only with one.
+    if (via === 0) throw new KernelError(`Error: Invalid flags for nexthop - PERVASIVE and ONLINK can not be set.`);
+    if (opts.scope === "link") throw new KernelError(`Error: Nexthop has invalid scope.`);
+    if (dev === undefined) throw new KernelError(`Error: Nexthop device required for onlink.`);
+    if (!isUp(dev)) throw new KernelError(`Error: Nexthop device is not up.`);
+    // Taken on faith as on the link, but it must be a unicast address there.
+    if (gwType === "local" || gwType === "broadcast" || via >>> 28 === 0xe || via === 0xffffffff) throw new KernelError(`Error: Nexthop has invalid gateway.`);
+    return dev;
+  }
+  // The gateway is looked up a scope above the route's: past link-scope routes for `scope link`,
+  // so only one of the namespace's own addresses is found.
+  if (opts.scope === "link") {
+    if (gwType !== "local") throw new KernelError(`Error: Nexthop has invalid gateway.`);
+    return dev;
+  }
+  // Otherwise it must be reachable through a link-scope route and not be a broadcast address.
+  if (gwType === "broadcast") throw new KernelError(`Error: Nexthop has invalid gateway.`);
+  const r = main.lookup(via, (x) => x.type === "unicast" && x.via === undefined && (dev === undefined || x.dev === dev));
+  if (!r) throw new KernelError(`Error: Nexthop has invalid gateway.`);
+  return dev ?? r.dev;
+}
+
+/**
  * A kernel (`proto kernel`) address route, built with one fixed shape. Routes are immutable: the
  * loopback's (127.0.0.0/8 and its local and broadcast addresses, the same in every namespace)
- * are shared between namespaces rather than built again in each.
+ * are shared between namespaces (`internRoute`) rather than built again in each.
  */
 export function kernelRoute(dev: string, src: Ipv4, table: "local" | "main", type: "local" | "broadcast" | "unicast", addr: Ipv4, len: number, scope: "host" | "link"): Route {
-  const key = dev === "lo" ? `${src}|${table}|${type}|${addr}/${len}|${scope}` : undefined;
-  const had = key !== undefined ? loopbackRoutes.get(key) : undefined;
-  if (had) return had;
   const r: Route = { dev, src, metric: 0, proto: "kernel", onlink: false, table, type, dst: { addr, len }, scope };
-  if (key !== undefined && loopbackRoutes.size < 64) loopbackRoutes.set(key, Object.freeze(r));
-  return r;
+  return dev === "lo" ? internRoute(r) : r;
 }
-const loopbackRoutes = new Map<string, Route>();
 
 // The default filter of a lookup, one function for every call.
 function acceptAny(): boolean {
