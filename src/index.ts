@@ -28,4 +28,4 @@ export { trace, type TraceRequest, type TraceResult, type PathOutcome, type Deli
 export { traceText, traceJson } from "./trace/render.js";
 export { TraceInputError } from "./trace/endpoints.js";
 export { Dataplane } from "./node/dataplane.js";
-export { syncProxyRules, type ProxierConfig, type ProxierInput, type ProxierOutput } from "./kube-proxy/proxier.js";
+export { syncProxyRules, type ProxierConfig, type ProxierInput, type ProxierOutput, type SyncOptions } from "./kube-proxy/proxier.js";

@@ -656,9 +656,10 @@ export class NetNs {
 
   /**
    * `iptables-restore [--noflush] < text`: parses the text (the contract between rule writers and
-   * the kernel, DESIGN decision 1) and installs it. Throws with the line on a parse error.
+   * the kernel, DESIGN decision 1) and installs it. Throws with the line on a parse error. The
+   * text may come as its lines, as a writer's line buffer holds them (kube-proxy's).
    */
-  iptablesRestore(text: string, opts: { readonly noflush?: boolean; readonly source?: string; readonly replay?: () => string } = {}): void {
+  iptablesRestore(text: string | readonly string[], opts: { readonly noflush?: boolean; readonly source?: string; readonly replay?: () => string } = {}): void {
     const r = parseRestore(text, { ...(opts.noflush ? { base: this.ruleset, noflush: true } : {}), intern: true });
     if (!r.ok) throw new KernelError(`iptables-restore: line ${r.issue.line} failed${opts.source ? ` (${opts.source})` : ""}: ${r.issue.message}`);
     this.ruleset = r.ruleset;
@@ -666,7 +667,7 @@ export class NetNs {
     // A writer that can produce the same text again (kube-proxy, from the inputs of that sync)
     // passes `replay`, so a large text is not kept for the journal's readers.
     const replay = opts.replay;
-    this.journal = [...this.journal, replay ? (Object.defineProperty(meta, "text", { get: replay, enumerable: true }) as typeof meta & { readonly text: string }) : { text, ...meta }];
+    this.journal = [...this.journal, replay ? (Object.defineProperty(meta, "text", { get: replay, enumerable: true }) as typeof meta & { readonly text: string }) : { text: typeof text === "string" ? text : text.join("\n"), ...meta }];
   }
 
   /**

@@ -14,6 +14,8 @@ import { endpointChain, servicePortChains, type ServicePortChains } from "./name
 export interface ServicePortInfo {
   /** `ns/name` or `ns/name:port` (ServicePortName.String()). */
   readonly name: string;
+  /** `name|protocol`: its endpoints' key in `endpointsByServicePort`. */
+  readonly key: string;
   readonly namespacedName: string;
   readonly portName: string;
   /** Lower-case protocol: tcp, udp, sctp. */
@@ -73,49 +75,68 @@ export function parseCidrSloppy(text: string): string | undefined {
   return `${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join(".")}/${len}`;
 }
 
-/** The IPv4 service ports of the Services kube-proxy would program (headless and ExternalName skipped). */
+/**
+ * The IPv4 service ports of the Services kube-proxy would program (headless and ExternalName
+ * skipped). A Service object (an immutable snapshot) gives the same port objects every time: each
+ * node's proxier reads the same Services, and what it writes for a port is kept by port (proxier.ts).
+ */
 export function servicePorts(services: readonly Service[]): ServicePortInfo[] {
   const out: ServicePortInfo[] = [];
   for (const svc of services) {
-    const s = svc.spec;
-    if (s.type === "ExternalName" || !s.clusterIP || s.clusterIP === "None") continue;
-    const clusterIP = parseIpv4Sloppy(s.clusterIP);
-    if (!clusterIP) continue;
-    const type = s.type ?? "ClusterIP";
-    const externalIPs = (s.externalIPs ?? []).map(parseIpv4Sloppy).filter((x): x is string => x !== undefined);
-    const lbVIPs = (svc.status?.loadBalancer?.ingress ?? [])
-      .filter((i) => i.ip && i.ipMode !== "Proxy")
-      .map((i) => parseIpv4Sloppy(i.ip as string))
-      .filter((x): x is string => x !== undefined);
-    const ranges = (s.loadBalancerSourceRanges ?? []).map(parseCidrSloppy).filter((x): x is string => x !== undefined);
-    const externallyAccessible = type === "NodePort" || type === "LoadBalancer" || (type === "ClusterIP" && externalIPs.length > 0);
-    const externalPolicyLocal = externallyAccessible && s.externalTrafficPolicy === "Local";
-    const needsHealthCheck = type === "LoadBalancer" && s.externalTrafficPolicy === "Local";
-    const ns = svc.metadata.namespace ?? "default";
-    const nsn = `${ns}/${svc.metadata.name}`;
-    for (const p of s.ports ?? []) {
-      const portName = p.name ?? "";
-      const name = portName ? `${nsn}:${portName}` : nsn;
-      const protocol = (p.protocol ?? "TCP").toLowerCase();
-      out.push({
-        name,
-        namespacedName: nsn,
-        portName,
-        protocol,
-        clusterIP,
-        port: p.port,
-        nodePort: p.nodePort ?? 0,
-        externalIPs,
-        loadBalancerVIPs: lbVIPs,
-        loadBalancerSourceRanges: ranges,
-        healthCheckNodePort: needsHealthCheck ? (s.healthCheckNodePort ?? 0) : 0,
-        stickySeconds: s.sessionAffinity === "ClientIP" ? (s.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800) : 0,
-        externallyAccessible,
-        externalPolicyLocal,
-        internalPolicyLocal: s.internalTrafficPolicy === "Local",
-        chains: servicePortChains(name, protocol),
-      });
+    let ports = portsMemo.get(svc);
+    if (!ports) {
+      ports = portsOf(svc);
+      portsMemo.set(svc, ports);
     }
+    for (const p of ports) out.push(p);
+  }
+  return out;
+}
+
+const portsMemo = new WeakMap<Service, readonly ServicePortInfo[]>();
+const NO_PORTS: readonly ServicePortInfo[] = [];
+
+function portsOf(svc: Service): readonly ServicePortInfo[] {
+  const out: ServicePortInfo[] = [];
+  const s = svc.spec;
+  if (s.type === "ExternalName" || !s.clusterIP || s.clusterIP === "None") return NO_PORTS;
+  const clusterIP = parseIpv4Sloppy(s.clusterIP);
+  if (!clusterIP) return NO_PORTS;
+  const type = s.type ?? "ClusterIP";
+  const externalIPs = (s.externalIPs ?? []).map(parseIpv4Sloppy).filter((x): x is string => x !== undefined);
+  const lbVIPs = (svc.status?.loadBalancer?.ingress ?? [])
+    .filter((i) => i.ip && i.ipMode !== "Proxy")
+    .map((i) => parseIpv4Sloppy(i.ip as string))
+    .filter((x): x is string => x !== undefined);
+  const ranges = (s.loadBalancerSourceRanges ?? []).map(parseCidrSloppy).filter((x): x is string => x !== undefined);
+  const externallyAccessible = type === "NodePort" || type === "LoadBalancer" || (type === "ClusterIP" && externalIPs.length > 0);
+  const externalPolicyLocal = externallyAccessible && s.externalTrafficPolicy === "Local";
+  const needsHealthCheck = type === "LoadBalancer" && s.externalTrafficPolicy === "Local";
+  const ns = svc.metadata.namespace ?? "default";
+  const nsn = `${ns}/${svc.metadata.name}`;
+  for (const p of s.ports ?? []) {
+    const portName = p.name ?? "";
+    const name = portName ? `${nsn}:${portName}` : nsn;
+    const protocol = (p.protocol ?? "TCP").toLowerCase();
+    out.push({
+      name,
+      key: `${name}|${protocol}`,
+      namespacedName: nsn,
+      portName,
+      protocol,
+      clusterIP,
+      port: p.port,
+      nodePort: p.nodePort ?? 0,
+      externalIPs,
+      loadBalancerVIPs: lbVIPs,
+      loadBalancerSourceRanges: ranges,
+      healthCheckNodePort: needsHealthCheck ? (s.healthCheckNodePort ?? 0) : 0,
+      stickySeconds: s.sessionAffinity === "ClientIP" ? (s.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800) : 0,
+      externallyAccessible,
+      externalPolicyLocal,
+      internalPolicyLocal: s.internalTrafficPolicy === "Local",
+      chains: servicePortChains(name, protocol),
+    });
   }
   return out;
 }
@@ -188,7 +209,7 @@ export function endpointsByServicePort(slices: readonly EndpointSlice[], nodeNam
 
 /** The key `endpointsByServicePort` uses for a service port. */
 export function servicePortKey(sp: ServicePortInfo): string {
-  return `${sp.name}|${sp.protocol}`;
+  return sp.key;
 }
 
 /** The result of `CategorizeEndpoints`. */

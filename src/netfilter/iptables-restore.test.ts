@@ -66,6 +66,12 @@ describe("restore semantics", () => {
     expect(text.indexOf("-A INPUT -j ACCEPT")).toBeLessThan(text.indexOf("-A INPUT -j DROP"));
     expect(text).not.toContain(":OLD");
   });
+
+  it("a jump whose chain a bare -X deleted fails at COMMIT, naming the jump's line", () => {
+    const r = parseRestore(wrap("-A INPUT -j KUBE-SERVICES\n-X"));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issue).toEqual({ line: 6, message: 'jump to chain "KUBE-SERVICES", which no longer exists at COMMIT' });
+  });
 });
 
 const chainName = fc.constantFrom("KUBE-SERVICES", "KUBE-SVC-A", "KUBE-SEP-B", "FLANNEL-FWD");

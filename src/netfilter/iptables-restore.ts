@@ -40,16 +40,23 @@ export interface RestoreOptions {
 interface MutChain {
   name: string;
   policy?: "ACCEPT" | "DROP";
-  counters: [number, number];
+  /** Never changed in place (shared between chains). */
+  counters: readonly [number, number];
   rules: Rule[];
+  /** A running hash of the first `hashed` rules' ids (internChains); `hashed` is -1 once rules move. */
+  h: number;
+  hashed: number;
 }
+
+const FNV_BASIS = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
 
 const MAX_CHAIN_NAME = 28;
 
 function emptyTable(name: TableName): Map<string, MutChain> {
   const m = new Map<string, MutChain>();
   for (const c of BUILTIN_CHAINS[name]) {
-    m.set(c, { name: c, policy: "ACCEPT", counters: [0, 0], rules: [] });
+    m.set(c, { name: c, policy: "ACCEPT", counters: ZERO, rules: [], h: FNV_BASIS, hashed: 0 });
   }
   return m;
 }
@@ -62,28 +69,36 @@ function copyTable(t: Table): Map<string, MutChain> {
 function copyChains(chains: ReadonlyMap<string, Chain | MutChain>): Map<string, MutChain> {
   const m = new Map<string, MutChain>();
   for (const [n, c] of chains) {
-    m.set(n, { name: c.name, ...(c.policy ? { policy: c.policy } : {}), counters: [c.counters[0], c.counters[1]], rules: [...c.rules] });
+    const h = "hashed" in c && c.hashed === c.rules.length ? c.h : FNV_BASIS;
+    const hashed = "hashed" in c && c.hashed === c.rules.length ? c.hashed : -1;
+    m.set(n, { name: c.name, ...(c.policy ? { policy: c.policy } : {}), counters: c.counters, rules: [...c.rules], h, hashed });
   }
   return m;
 }
 
-/** Parses iptables-restore text into a ruleset, or the first problem with its line number. */
-export function parseRestore(text: string, opts: RestoreOptions = {}): RestoreResult {
+/**
+ * Parses iptables-restore text into a ruleset, or the first problem with its line number. The text
+ * may come as its lines (a writer's line buffer: kube-proxy's), each a string of its own.
+ */
+export function parseRestore(text: string | readonly string[], opts: RestoreOptions = {}): RestoreResult {
   const r = parseOnce(text, opts);
   return r.ok || opts.intern !== true ? r : parseOnce(text, { ...opts, intern: false });
 }
 
-function parseOnce(text: string, opts: RestoreOptions): RestoreResult {
+function parseOnce(text: string | readonly string[], opts: RestoreOptions): RestoreResult {
   const tables = new Map<TableName, ReadonlyMap<string, MutChain>>();
   for (const [n, t] of opts.base?.tables ?? []) {
     tables.set(n, copyTable(t));
   }
-  let cur: { name: TableName; chains: Map<string, MutChain>; line: number } | undefined;
+  // `deleted`: a chain was deleted in this section, so a jump may have lost its target.
+  let cur: { name: TableName; chains: Map<string, MutChain>; line: number; deleted: boolean } | undefined;
   const fail = (line: number, message: string): RestoreResult => ({ ok: false, issue: { line, message } });
-  const lines = text.split("\n");
+  // Lines split from one text are slices of it: what is kept across parses is copied first.
+  const slices = typeof text === "string";
+  const lines = slices ? text.split("\n") : text;
   let lastLine = 1;
   for (let ln = 1; ln <= lines.length; ln++) {
-    let line = (lines[ln - 1] as string).trim();
+    let line = trimmed(lines[ln - 1] as string);
     if (line === "" || line.startsWith("#")) continue;
     lastLine = ln;
     if (line.startsWith("*")) {
@@ -92,26 +107,29 @@ function parseOnce(text: string, opts: RestoreOptions): RestoreResult {
       if (!isTableName(name)) return fail(ln, `unknown table "${name}" (expected one of ${TABLE_ORDER.join(", ")})`);
       const existing = tables.get(name);
       // A table met again in the same input starts from its first section, copied if interned.
-      cur = { name, chains: opts.noflush && existing ? (opts.intern !== true && existing instanceof Map ? existing : copyChains(existing)) : emptyTable(name), line: ln };
+      cur = { name, chains: opts.noflush && existing ? (opts.intern !== true && existing instanceof Map ? existing : copyChains(existing)) : emptyTable(name), line: ln, deleted: false };
       continue;
     }
     if (!cur) return fail(ln, `"${line.split(/\s+/)[0] ?? ""}" outside a table: expected a "*table" line first`);
     if (line === "COMMIT") {
-      const bad = checkJumps(cur.chains);
+      // Every jump named an existing chain when it was added; only a deletion can leave one dangling.
+      const bad = cur.deleted ? checkJumps(cur.chains) : undefined;
       if (bad) return fail(bad.line, bad.message);
       tables.set(cur.name, opts.intern === true ? internChains(cur.name, cur.chains) : cur.chains);
       cur = undefined;
       continue;
     }
     if (line.startsWith(":")) {
-      const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?$/.exec(line);
-      if (!m) return fail(ln, `bad chain line "${line}" (expected ":NAME POLICY [packets:bytes]")`);
-      const [, declared = "", policy = "", p = "0", b = "0"] = m;
-      // A chain name is a slice of the input: when chains are kept across parses it is copied,
-      // or every node's chain map would keep that node's whole text alive.
-      const name = opts.intern === true ? ownCopy(declared) : declared;
-      const err = declareChain(cur.name, cur.chains, name, policy, [Number(p), Number(b)]);
+      // Lines of their own (not slices) are remembered when interning: each node's text declares the same chains.
+      const seen = opts.intern === true && !slices ? declaredLines.get(line) : undefined;
+      const d = seen ?? chainDeclaration(line, opts.intern === true && slices);
+      if (!d) return fail(ln, `bad chain line "${line}" (expected ":NAME POLICY [packets:bytes]")`);
+      const err = declareChain(cur.name, cur.chains, d.name, d.policy, d.counters);
       if (err) return fail(ln, err);
+      if (!seen && opts.intern === true && !slices) {
+        if (declaredLines.size >= INTERN_MAX) declaredLines.clear();
+        declaredLines.set(line, d);
+      }
       continue;
     }
     if (line.startsWith("[")) {
@@ -122,10 +140,11 @@ function parseOnce(text: string, opts: RestoreOptions): RestoreResult {
     if (opts.intern === true) {
       if (appendCached(cur.name, cur.chains, line)) continue;
       // What is kept across parses must not hold slices of this text (they would keep all of it).
-      line = ownCopy(line);
+      if (slices) line = ownCopy(line);
     }
     const toks = tokenize(line);
     if (typeof toks === "string") return fail(ln, toks);
+    if (toks[0] === "-X" || toks[0] === "--delete-chain") cur.deleted = true;
     const err = applyCommand(cur.name, cur.chains, toks, ln);
     if (err) return fail(ln, err);
     if (opts.intern === true) rememberAppend(cur.name, cur.chains, toks, line);
@@ -134,17 +153,43 @@ function parseOnce(text: string, opts: RestoreOptions): RestoreResult {
   return { ok: true, ruleset: freeze(tables) };
 }
 
-function declareChain(table: TableName, chains: Map<string, MutChain>, name: string, policy: string, counters: [number, number]): string | undefined {
+interface Declaration {
+  readonly name: string;
+  readonly policy: string;
+  readonly counters: readonly [number, number];
+}
+const declaredLines = new Map<string, Declaration>();
+
+// `:NAME POLICY [packets:bytes]`. A chain name is a slice of the input: when chains are kept across
+// parses (`copy`) it is copied, or every node's chain map would keep that node's whole text alive.
+function chainDeclaration(line: string, copy: boolean): Declaration | undefined {
+  const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?$/.exec(line);
+  if (!m) return undefined;
+  const [, declared = "", policy = "", p = "0", b = "0"] = m;
+  return { name: copy ? ownCopy(declared) : declared, policy, counters: p === "0" && b === "0" ? ZERO : [Number(p), Number(b)] };
+}
+const ZERO: readonly [number, number] = [0, 0];
+
+// `s.trim()`, without making a new string when there is nothing to trim (a new string would be
+// hashed again by the cache lookups below: a kube-proxy text's lines have no surrounding space).
+function trimmed(s: string): string {
+  if (s.length === 0) return s;
+  const a = s.charCodeAt(0);
+  const z = s.charCodeAt(s.length - 1);
+  return a > 32 && a < 127 && z > 32 && z < 127 ? s : s.trim();
+}
+
+function declareChain(table: TableName, chains: Map<string, MutChain>, name: string, policy: string, counters: readonly [number, number]): string | undefined {
   const builtin = (BUILTIN_CHAINS[table] as readonly string[]).includes(name);
   if (builtin) {
     if (policy !== "ACCEPT" && policy !== "DROP") return `bad policy "${policy}" for built-in chain ${name} (ACCEPT or DROP)`;
-    chains.set(name, { name, policy, counters, rules: [] });
+    chains.set(name, { name, policy, counters, rules: [], h: FNV_BASIS, hashed: 0 });
     return undefined;
   }
   if (policy !== "-") return `user chain ${name} cannot have a policy ("${policy}"); write "-"`;
   if (name.length > MAX_CHAIN_NAME) return `chain name "${name}" is longer than ${MAX_CHAIN_NAME} characters`;
   if (name.startsWith("-") || name.startsWith("!")) return `invalid chain name "${name}"`;
-  chains.set(name, { name, counters, rules: [] });
+  chains.set(name, { name, counters, rules: [], h: FNV_BASIS, hashed: 0 });
   return undefined;
 }
 
@@ -156,7 +201,7 @@ const INTERN_MAX = 1_000_000;
  * reused, provided its chain exists and its jump target is a chain exactly when it was then
  * (DESIGN decision 5: what is identical on every node is parsed once and shared).
  */
-const appended = new Map<TableName, Map<string, { readonly chain: string; readonly target: string; readonly targetIsChain: boolean; readonly rule: Rule }>>();
+const appended = new Map<TableName, Map<string, { readonly chain: string; readonly target: string; readonly targetIsChain: boolean; readonly rule: Rule; readonly id: number }>>();
 let appendedSize = 0;
 
 // A string of its own (not a slice of the whole input): concatenating and slicing flattens it.
@@ -170,6 +215,10 @@ function appendCached(table: TableName, chains: Map<string, MutChain>, line: str
   if (!hit) return false;
   const chain = chains.get(hit.chain);
   if (!chain || chains.has(hit.target) !== hit.targetIsChain) return false;
+  if (chain.hashed === chain.rules.length) {
+    chain.h = Math.imul(chain.h ^ hit.id, FNV_PRIME);
+    chain.hashed += 1;
+  }
   chain.rules.push(hit.rule);
   return true;
 }
@@ -190,7 +239,12 @@ function rememberAppend(table: TableName, chains: Map<string, MutChain>, toks: r
     m = new Map();
     appended.set(table, m);
   }
-  m.set(line, { chain: chain.name, target, targetIsChain: chains.has(target), rule });
+  const id = ruleId(rule);
+  if (chain.hashed === chain.rules.length - 1) {
+    chain.h = Math.imul(chain.h ^ id, FNV_PRIME);
+    chain.hashed += 1;
+  }
+  m.set(line, { chain: chain.name, target, targetIsChain: chains.has(target), rule, id });
   appendedSize += 1;
 }
 
@@ -213,8 +267,12 @@ function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: rea
       }
       const rule = parseRuleArgs(args, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
       if (typeof rule === "string") return rule;
+      // An append leaves the chain's hash one rule short: rememberAppend brings it up to date.
       if (pos === chain.rules.length) chain.rules.push(rule);
-      else chain.rules.splice(pos, 0, rule);
+      else {
+        chain.rules.splice(pos, 0, rule);
+        chain.hashed = -1;
+      }
       return undefined;
     }
     case "-D":
@@ -225,6 +283,7 @@ function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: rea
         const n = Number(rest[0]);
         if (n < 1 || n > chain.rules.length) return `Index of deletion too big`;
         chain.rules.splice(n - 1, 1);
+        chain.hashed = -1;
         return undefined;
       }
       const rule = parseRuleArgs(rest, { table, chain: chain.name, isChain: (n) => chains.has(n), line: ln });
@@ -233,6 +292,7 @@ function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: rea
       const i = chain.rules.findIndex((r) => formatRuleSpec(r) === spec);
       if (i < 0) return `Bad rule (does a matching rule exist in that chain?)`;
       chain.rules.splice(i, 1);
+      chain.hashed = -1;
       return undefined;
     }
     case "-N":
@@ -241,7 +301,11 @@ function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: rea
       return declareChain(table, chains, chainName ?? "", "-", [0, 0]);
     case "-F":
     case "--flush":
-      for (const c of chainName === undefined ? chains.values() : chain ? [chain] : []) c.rules = [];
+      for (const c of chainName === undefined ? chains.values() : chain ? [chain] : []) {
+        c.rules = [];
+        c.h = FNV_BASIS;
+        c.hashed = 0;
+      }
       return chainName !== undefined && !chain ? `chain "${chainName}" does not exist` : undefined;
     case "-X":
     case "--delete-chain":
@@ -279,6 +343,15 @@ function deleteChains(table: TableName, chains: Map<string, MutChain>, name: str
  */
 const ruleIds = new WeakMap<Rule, number>();
 let nextRuleId = 1;
+
+function ruleId(r: Rule): number {
+  let id = ruleIds.get(r);
+  if (id === undefined) {
+    id = nextRuleId++;
+    ruleIds.set(r, id);
+  }
+  return id;
+}
 const sharedChains = new Map<TableName, Map<number, MutChain[]>>();
 let sharedCount = 0;
 
@@ -290,17 +363,16 @@ function internChains(table: TableName, chains: Map<string, MutChain>): Readonly
     sharedChains.set(table, shared);
   }
   for (const [name, c] of chains) {
-    // A hash of the chain's name and rule identities; candidates are compared in full.
-    let h = 0x811c9dc5;
-    for (let i = 0; i < name.length; i += 1) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-    for (const r of c.rules) {
-      let id = ruleIds.get(r);
-      if (id === undefined) {
-        id = nextRuleId++;
-        ruleIds.set(r, id);
-      }
-      h = Math.imul(h ^ id, 0x01000193);
+    // A hash of the chain's name and rule identities (kept as rules were appended, else made
+    // now); candidates are compared in full.
+    let rh = c.h;
+    if (c.hashed !== c.rules.length) {
+      rh = FNV_BASIS;
+      for (const r of c.rules) rh = Math.imul(rh ^ ruleId(r), FNV_PRIME);
     }
+    let h = FNV_BASIS;
+    for (let i = 0; i < name.length; i += 1) h = Math.imul(h ^ name.charCodeAt(i), FNV_PRIME);
+    h = Math.imul(h ^ rh, FNV_PRIME);
     const same = shared.get(h);
     const hit = same?.find((x) => x.name === name && x.policy === c.policy && x.counters[0] === c.counters[0] && x.counters[1] === c.counters[1] && x.rules.length === c.rules.length && x.rules.every((r, i) => r === c.rules[i]));
     if (hit) {

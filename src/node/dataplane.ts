@@ -29,7 +29,7 @@ import { HostLocalStore } from "../cni/host-local.js";
 import { bridgePlugin, type BridgeConf } from "../cni/bridge.js";
 import { docker0Plugin, dockerdStart, type DockerState } from "../cni/docker0.js";
 import { FLANNEL_ANNOTATIONS, flanneldState, flanneldSync, flannelPlugin, type FlannelConfig, type FlanneldState, type Lease } from "../cni/flannel.js";
-import { syncProxyRules, type ProxierConfig, type ProxierInput, type ProxierOutput } from "../kube-proxy/proxier.js";
+import { syncProxyRules, type ProxierConfig, type ProxierInput, type ProxierOutput, type SyncOptions } from "../kube-proxy/proxier.js";
 import { kubeletIptables } from "./iptables-ensure.js";
 import { kubeProxyStart, kubeProxySync, proxierConfig } from "./kube-proxy.js";
 import { flannelAnnotations, nicMac, podListens, vtepMac } from "./agents.js";
@@ -275,12 +275,12 @@ export class Dataplane {
     this.syncLoadBalancers();
   }
 
-  /** The iptables-restore input kube-proxy wrote on the node in its last full sync. */
-  kubeProxyRules(name: string): ProxierOutput {
+  /** The iptables-restore input kube-proxy wrote on the node in its last full sync (`opts`: see SyncOptions). */
+  kubeProxyRules(name: string, opts: SyncOptions = {}): ProxierOutput {
     this.node(name);
     const last = this.hosts.get(name)?.lastSync;
     if (!last) throw new Error(`kube-proxy has not synced on node "${name}"`);
-    return syncProxyRules(last.input, last.cfg);
+    return syncProxyRules(last.input, last.cfg, opts);
   }
 
   /** host-local's store on a node (`/var/lib/cni/networks`). */

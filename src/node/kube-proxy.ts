@@ -68,6 +68,6 @@ export function kubeProxySync(ns: NetNs, cfg: ProxierConfig, cluster: Cluster): 
   const existing = [...(ns.ruleset.tables.get("nat")?.chains.keys() ?? [])];
   const input: ProxierInput = { services: cluster.list("Service") as Service[], endpointSlices: cluster.list("EndpointSlice") as EndpointSlice[], existingNatChains: existing };
   const out = syncProxyRules(input, cfg);
-  ns.iptablesRestore(out.restore, { noflush: true, source: "kube-proxy", replay: () => syncProxyRules(input, cfg).restore });
+  ns.iptablesRestore(out.lines, { noflush: true, source: "kube-proxy", replay: () => syncProxyRules(input, cfg).restore });
   return { input, cfg };
 }
