@@ -11,6 +11,7 @@
  * connection through the same two namespaces (bench/same-flow.ts), and its ratio to the kernel's.
  */
 import { performance } from "node:perf_hooks";
+import { benchArgs } from "./args.js";
 import { clusterYaml } from "./cluster-gen.js";
 import { kernelFigures } from "./kernel-first-packet.js";
 import { referenceMs, spread } from "./machine.js";
@@ -19,17 +20,13 @@ import { podwireSameFlow } from "./same-flow.js";
 type Lib = typeof import("../src/index.js");
 const lib = (await import(new URL("../dist/index.js", import.meta.url).href)) as Lib;
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const nodes = opt("nodes", 100);
-const pods = opt("pods", nodes * 30);
-const services = opt("services", Math.max(1, Math.round(pods / 30)));
-const json = args.includes("--json");
+const args = benchArgs(process.argv.slice(2), "bench/cluster");
+const nodes = args.nodes ?? 100;
+const pods = args.pods ?? nodes * 30;
+const services = args.services ?? Math.max(1, Math.round(pods / 30));
+const json = args.json;
 /** Traces per flow kind (each set run cold, then warm). */
-const tracesPerKind = opt("traces", 60);
+const tracesPerKind = args.traces ?? 60;
 /**
  * Warm-up passes over each set before the warm figures. V8 optimises a function once it has run
  * enough, and a trace calls many functions once or a few times (resolving its ends, cloning the
@@ -47,7 +44,16 @@ const yaml = clusterYaml({ nodes, pods, services });
 const settleReferenceMs = referenceMs();
 const passReferenceMs: number[] = [];
 const t0 = performance.now();
-const topo = lib.loadTopologyText(yaml, "bench");
+const topo = (() => {
+  try {
+    return lib.loadTopologyText(yaml, "bench");
+  } catch (e) {
+    // A size the generator cannot lay out (bench/args.ts bounds the flags): one line, exit 1.
+    if (!(e instanceof lib.TopologyError)) throw e;
+    process.stderr.write(`bench/cluster: the generated topology at ${nodes} nodes, ${pods} pods, ${services} Services: ${e.message.split("\n")[0]}\n`);
+    process.exit(1);
+  }
+})();
 const settleSeconds = (performance.now() - t0) / 1000;
 const settleRssMB = process.resourceUsage().maxRSS / 1024;
 // Progress on stderr (a large size runs for minutes); stdout stays the one result line.
@@ -87,6 +93,10 @@ const allPods = topo.cluster.list("Pod").filter((p) => p.status?.podIP && !p.spe
 const svcs = topo.cluster.list("Service").filter((s) => s.metadata.name.startsWith("app-"));
 const onNode1 = allPods.find((p) => p.spec.nodeName === node);
 const elsewhere = allPods.filter((p) => p.spec.nodeName !== node);
+if (!onNode1 || elsewhere.length === 0) {
+  process.stderr.write(`bench/cluster: ${pods} pods over ${nodes} nodes left ${onNode1 ? "no pod on any other node" : `no pod on ${node}`}, which the pod flows start from; give more --pods\n`);
+  process.exit(1);
+}
 // The real kernel with node-1's rules: iptables-restore, and new connections through a cluster IP.
 // The kernel walks nat KUBE-SERVICES in order for a new connection, so the Service probed is the
 // one whose cluster-IP rule sits in the middle of that chain (its typical case; the first Service
@@ -132,7 +142,9 @@ const stats = (times: number[]): { p50: number; p99: number; perSecond: number }
 // again, the cost of a trace once the nodes it crosses are synced.
 const traces: Record<string, { p50: number; p99: number; perSecond: number; coldP50: number; coldP99: number; earlyP50: number; bestPassP50: number }> = {};
 for (const [kind, mk] of Object.entries(flows)) {
+  // A small size may have no Service of a type (every 4th is a NodePort, every 16th a LoadBalancer).
   if (kind === "loadbalancer" && !svcs.some((x) => x.status?.loadBalancer?.ingress?.[0]?.ip)) continue;
+  if (kind === "nodeport" && !svcs.some((x) => x.spec.type === "NodePort")) continue;
   const set = Array.from({ length: tracesPerKind }, () => mk());
   const pass = (): number[] =>
     set.map((f, i) => {

@@ -17,6 +17,7 @@
  * each), or --nodes N [--pods P --services S] for one cluster size only.
  */
 import { spawnSync } from "node:child_process";
+import { benchArgs } from "./args.js";
 import { performance } from "node:perf_hooks";
 import type { Ipv4 } from "../src/net/addr.js";
 import { fileURLToPath } from "node:url";
@@ -38,8 +39,9 @@ import { podwireSameFlow } from "./same-flow.js";
 // The README says so, for library users.
 const CLUSTER_HEAP = ["--max-old-space-size=8192", "--max-semi-space-size=64", "--no-allocation-site-pretenuring"];
 
+const args = benchArgs(process.argv.slice(2), "npm run bench --");
 // One cluster size only: hand over to bench/cluster.ts.
-if (process.argv.includes("--nodes")) {
+if (args.nodes !== undefined) {
   const r = spawnSync(process.execPath, [...process.execArgv, ...CLUSTER_HEAP, fileURLToPath(new URL("./cluster.ts", import.meta.url)), ...process.argv.slice(2)], { stdio: "inherit" });
   process.exit(r.status ?? 1);
 }
@@ -52,15 +54,10 @@ const { traceFirstPacket } = lib.netfilter;
 const ip = lib.net.ip;
 const createRng = lib.createRng;
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const quick = args.includes("--quick");
-const services = opt("services", quick ? 1000 : 10000);
-const endpoints = opt("endpoints", 10);
-const json = args.includes("--json");
+const quick = args.quick;
+const services = args.services ?? (quick ? 1000 : 10000);
+const endpoints = args.endpoints ?? 10;
+const json = args.json;
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
@@ -144,8 +141,7 @@ if (json) {
 }
 
 // Cluster sizes, each in its own process.
-const sizesArg = args.indexOf("--sizes");
-const sizes = sizesArg >= 0 ? (args[sizesArg + 1] ?? "").split(",").map(Number) : quick ? [20] : [100];
+const sizes = args.sizes ?? (quick ? [20] : [100]);
 if (!json) process.stdout.write("clusters (build + settle, one node's kube-proxy rules, traces through the kernels):\n");
 for (const n of sizes) {
   const r = spawnSync(process.execPath, [...process.execArgv, ...CLUSTER_HEAP, fileURLToPath(new URL("./cluster.ts", import.meta.url)), "--nodes", String(n), ...(json ? ["--json"] : [])], { encoding: "utf8", timeout: 3_600_000, maxBuffer: 1 << 26 });
