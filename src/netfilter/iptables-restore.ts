@@ -8,12 +8,12 @@
  * With `noflush` (kube-proxy's `iptables-restore --noflush`), tables and chains the input does
  * not declare are kept from `base`; a declared chain is flushed and rewritten.
  */
-import type { Chain, Rule, Ruleset, Table, TableName } from "./model.js";
+import type { Chain, Ruleset, Table, TableName } from "./model.js";
 import { BUILTIN_CHAINS, TABLE_ORDER, isTableName } from "./model.js";
 import { parseRuleArgs } from "./rule-parse.js";
 import { formatRuleSpec } from "./iptables-save.js";
 import { tokenize } from "./text.js";
-import { ChainOverlay } from "./chain-overlay.js";
+import { appendCached, FNV_BASIS, INTERN_MAX, internChains, ownCopy, rememberAppend, type MutChain } from "./restore-intern.js";
 
 /** A problem in the input, with its 1-based line number. */
 export interface RestoreIssue {
@@ -31,25 +31,12 @@ export interface RestoreOptions {
   readonly noflush?: boolean;
   /**
    * Share rule objects, and whole chains, with earlier parses of the same lines (many nodes, one
-   * kube-proxy text). A shared rule keeps the line number of the text it was first parsed from;
-   * an input that fails is parsed again without sharing, so the error names its own line.
+   * kube-proxy text: restore-intern.ts). A shared rule keeps the line number of the text it was
+   * first parsed from; an input that fails is parsed again without sharing, so the error names
+   * its own line.
    */
   readonly intern?: boolean;
 }
-
-interface MutChain {
-  name: string;
-  policy?: "ACCEPT" | "DROP";
-  /** Never changed in place (shared between chains). */
-  counters: readonly [number, number];
-  rules: Rule[];
-  /** A running hash of the first `hashed` rules' ids (internChains); `hashed` is -1 once rules move. */
-  h: number;
-  hashed: number;
-}
-
-const FNV_BASIS = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
 
 const MAX_CHAIN_NAME = 28;
 
@@ -193,61 +180,6 @@ function declareChain(table: TableName, chains: Map<string, MutChain>, name: str
   return undefined;
 }
 
-const INTERN_MAX = 1_000_000;
-
-/**
- * Parsed rules are immutable, so an `-A` line met before (in this table, on any node: the
- * kube-proxy text every node receives) is not tokenized or parsed again — its rule object is
- * reused, provided its chain exists and its jump target is a chain exactly when it was then
- * (DESIGN decision 5: what is identical on every node is parsed once and shared).
- */
-const appended = new Map<TableName, Map<string, { readonly chain: string; readonly target: string; readonly targetIsChain: boolean; readonly rule: Rule; readonly id: number }>>();
-let appendedSize = 0;
-
-// A string of its own (not a slice of the whole input): concatenating and slicing flattens it.
-function ownCopy(s: string): string {
-  return ` ${s}`.slice(1);
-}
-
-function appendCached(table: TableName, chains: Map<string, MutChain>, line: string): boolean {
-  if (!line.startsWith("-A ")) return false;
-  const hit = appended.get(table)?.get(line);
-  if (!hit) return false;
-  const chain = chains.get(hit.chain);
-  if (!chain || chains.has(hit.target) !== hit.targetIsChain) return false;
-  if (chain.hashed === chain.rules.length) {
-    chain.h = Math.imul(chain.h ^ hit.id, FNV_PRIME);
-    chain.hashed += 1;
-  }
-  chain.rules.push(hit.rule);
-  return true;
-}
-
-function rememberAppend(table: TableName, chains: Map<string, MutChain>, toks: readonly string[], line: string): void {
-  if (toks[0] !== "-A" || !line.startsWith("-A ")) return;
-  const chain = chains.get(toks[1] ?? "");
-  const rule = chain?.rules[chain.rules.length - 1];
-  if (!chain || !rule) return;
-  const j = toks.findIndex((a, i) => i > 1 && (a === "-j" || a === "--jump" || a === "-g" || a === "--goto"));
-  const target = j >= 0 ? (toks[j + 1] ?? "") : "";
-  if (appendedSize >= INTERN_MAX) {
-    appended.clear();
-    appendedSize = 0;
-  }
-  let m = appended.get(table);
-  if (!m) {
-    m = new Map();
-    appended.set(table, m);
-  }
-  const id = ruleId(rule);
-  if (chain.hashed === chain.rules.length - 1) {
-    chain.h = Math.imul(chain.h ^ id, FNV_PRIME);
-    chain.hashed += 1;
-  }
-  m.set(line, { chain: chain.name, target, targetIsChain: chains.has(target), rule, id });
-  appendedSize += 1;
-}
-
 function applyCommand(table: TableName, chains: Map<string, MutChain>, toks: readonly string[], ln: number): string | undefined {
   const [cmd, chainName, ...rest] = toks;
   if (chainName === undefined && cmd !== "-F" && cmd !== "-X") return `"${cmd ?? ""}" needs a chain name`;
@@ -334,90 +266,6 @@ function deleteChains(table: TableName, chains: Map<string, MutChain>, name: str
     chains.delete(c.name);
   }
   return undefined;
-}
-
-/**
- * Chains met before with the same name, policy, counters and (shared) rules are the earlier chain
- * object: every node's KUBE-SVC-… and KUBE-SEP-… chains are one object each. Safe because a parsed
- * ruleset is never changed in place (a later restore copies the chains it starts from).
- */
-const ruleIds = new WeakMap<Rule, number>();
-let nextRuleId = 1;
-
-function ruleId(r: Rule): number {
-  let id = ruleIds.get(r);
-  if (id === undefined) {
-    id = nextRuleId++;
-    ruleIds.set(r, id);
-  }
-  return id;
-}
-const sharedChains = new Map<TableName, Map<number, MutChain[]>>();
-let sharedCount = 0;
-
-function internChains(table: TableName, chains: Map<string, MutChain>): ReadonlyMap<string, MutChain> {
-  const out = new Map<string, MutChain>();
-  let shared = sharedChains.get(table);
-  if (!shared) {
-    shared = new Map();
-    sharedChains.set(table, shared);
-  }
-  for (const [name, c] of chains) {
-    // A hash of the chain's name and rule identities (kept as rules were appended, else made
-    // now); candidates are compared in full.
-    let rh = c.h;
-    if (c.hashed !== c.rules.length) {
-      rh = FNV_BASIS;
-      for (const r of c.rules) rh = Math.imul(rh ^ ruleId(r), FNV_PRIME);
-    }
-    let h = FNV_BASIS;
-    for (let i = 0; i < name.length; i += 1) h = Math.imul(h ^ name.charCodeAt(i), FNV_PRIME);
-    h = Math.imul(h ^ rh, FNV_PRIME);
-    const same = shared.get(h);
-    const hit = same?.find((x) => x.name === name && x.policy === c.policy && x.counters[0] === c.counters[0] && x.counters[1] === c.counters[1] && x.rules.length === c.rules.length && x.rules.every((r, i) => r === c.rules[i]));
-    if (hit) {
-      out.set(hit.name, hit);
-      continue;
-    }
-    if (sharedCount >= INTERN_MAX) {
-      shared.clear();
-      sharedCount = 0;
-    }
-    if (same) same.push(c);
-    else shared.set(h, [c]);
-    sharedCount += 1;
-    out.set(name, c);
-  }
-  return overBase(table, out);
-}
-
-/** Below this many chains a table keeps its own map. */
-const OVERLAY_MIN_CHAINS = 256;
-/** A table keeps its own map (and becomes the next base) when more than this share of its chains differ. */
-const OVERLAY_MAX_DIFF = 1 / 8;
-/** Per table, the last interned chain map that is not itself an overlay. */
-const bases = new Map<TableName, Map<string, MutChain>>();
-
-// The table as its differences from the base, when they are few (chain-overlay.ts).
-function overBase(table: TableName, out: Map<string, MutChain>): ReadonlyMap<string, MutChain> {
-  if (out.size < OVERLAY_MIN_CHAINS) return out;
-  const base = bases.get(table);
-  if (base) {
-    const limit = out.size * OVERLAY_MAX_DIFF;
-    const own = new Map<string, MutChain>();
-    for (const [k, c] of out) {
-      if (base.get(k) === c) continue;
-      own.set(k, c);
-      if (own.size > limit) break;
-    }
-    if (own.size <= limit) {
-      const gone = new Set<string>();
-      for (const k of base.keys()) if (!out.has(k)) gone.add(k);
-      if (gone.size <= limit) return new ChainOverlay(base, own, gone);
-    }
-  }
-  bases.set(table, out);
-  return out;
 }
 
 function checkJumps(chains: Map<string, MutChain>): RestoreIssue | undefined {
