@@ -6,6 +6,12 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 
+export interface ClusterSize {
+  readonly nodes: number;
+  readonly pods?: number;
+  readonly services?: number;
+}
+
 export interface BenchArgs {
   /** One cluster size only (bench/cluster.ts). */
   readonly nodes?: number;
@@ -15,8 +21,8 @@ export interface BenchArgs {
   readonly endpoints?: number;
   /** Traces per flow kind in a cluster size. */
   readonly traces?: number;
-  /** Cluster sizes in nodes (run.ts). */
-  readonly sizes?: readonly number[];
+  /** Cluster sizes (run.ts): nodes, and pods and Services when given (else 30 pods a node, a Service per 30 pods). */
+  readonly sizes?: readonly ClusterSize[];
   readonly quick: boolean;
   readonly json: boolean;
 }
@@ -37,13 +43,18 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => num
   };
 }
 
-function sizeList(v: string): number[] {
-  const one = integer(MIN_NODES, MAX_NODES);
-  return v.split(",").map((s) => {
+// `N` or `N/PODS/SERVICES`, comma-separated: `100,1000,5000/150000/10000` is the issue's table.
+function sizeList(v: string): ClusterSize[] {
+  const nodes = integer(MIN_NODES, MAX_NODES);
+  const count = integer(1);
+  return v.split(",").map((entry) => {
+    const parts = entry.trim().split("/");
     try {
-      return one(s.trim());
+      if (parts.length === 1) return { nodes: nodes(parts[0] as string) };
+      if (parts.length === 3) return { nodes: nodes(parts[0] as string), pods: count(parts[1] as string), services: count(parts[2] as string) };
+      throw new InvalidArgumentError("expected NODES or NODES/PODS/SERVICES.");
     } catch (e) {
-      throw new InvalidArgumentError(`"${s}" in the list: ${(e as Error).message}`);
+      throw new InvalidArgumentError(`"${entry}" in the list: ${(e as Error).message}`);
     }
   });
 }
@@ -60,7 +71,7 @@ export function benchArgs(argv: readonly string[], name: string, throwOnError = 
     .option("--services <n>", "Services (cluster: default a pod in 30; dump: default 10,000)", integer(1))
     .option("--endpoints <n>", "endpoints per Service in the generated kube-proxy dump (default 10)", integer(1))
     .option("--traces <n>", "traces per flow kind in a cluster size (default 60)", integer(1))
-    .option("--sizes <list>", `cluster sizes in nodes, comma-separated (default 100)`, sizeList)
+    .option("--sizes <list>", "cluster sizes, comma-separated, each NODES or NODES/PODS/SERVICES (default 100)", sizeList)
     .option("--quick", "a small run: a 1,000-Service dump and a 20-node cluster", false)
     .option("--json", "one JSON object per line", false)
     .helpOption("-h, --help")
@@ -68,7 +79,7 @@ export function benchArgs(argv: readonly string[], name: string, throwOnError = 
     .showHelpAfterError(false);
   if (throwOnError) p.exitOverride().configureOutput({ writeErr: () => undefined });
   p.parse([...argv], { from: "user" });
-  const o = p.opts<BenchArgs & { sizes?: number[] }>();
+  const o = p.opts<BenchArgs>();
   if (o.pods !== undefined && o.nodes === undefined) p.error("error: --pods needs --nodes (it sizes one cluster)");
   return o;
 }

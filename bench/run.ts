@@ -13,8 +13,9 @@
  *    settle, one node's kube-proxy rules generated and parsed (and the real iptables-restore of
  *    them), full traces through the kernels.
  * Options: --quick (1,000 × 10; cluster size 20), --services N, --endpoints N, --json (one JSON
- * object per line), --sizes 100,1000 (cluster sizes in nodes, 30 pods and 1 Service per 30 pods
- * each), or --nodes N [--pods P --services S] for one cluster size only.
+ * object per line), --sizes 100,1000,5000/150000/10000 (cluster sizes: nodes, with 30 pods a node
+ * and a Service per 30 pods, or nodes/pods/Services), or --nodes N [--pods P --services S] for
+ * one cluster size only.
  */
 import { spawnSync } from "node:child_process";
 import { benchArgs } from "./args.js";
@@ -141,9 +142,10 @@ if (json) {
 }
 
 // Cluster sizes, each in its own process.
-const sizes = args.sizes ?? (quick ? [20] : [100]);
+const sizes = args.sizes ?? [{ nodes: quick ? 20 : 100 }];
 if (!json) process.stdout.write("clusters (build + settle, one node's kube-proxy rules, traces through the kernels):\n");
-for (const n of sizes) {
-  const r = spawnSync(process.execPath, [...process.execArgv, ...CLUSTER_HEAP, fileURLToPath(new URL("./cluster.ts", import.meta.url)), "--nodes", String(n), ...(json ? ["--json"] : [])], { encoding: "utf8", timeout: 3_600_000, maxBuffer: 1 << 26 });
-  process.stdout.write(r.status === 0 ? r.stdout : `  ${n} nodes: failed (${(r.stderr ?? "").trim().split("\n").pop() ?? r.status})\n`);
+for (const size of sizes) {
+  const counts = [...(size.pods !== undefined ? ["--pods", String(size.pods)] : []), ...(size.services !== undefined ? ["--services", String(size.services)] : [])];
+  const r = spawnSync(process.execPath, [...process.execArgv, ...CLUSTER_HEAP, fileURLToPath(new URL("./cluster.ts", import.meta.url)), "--nodes", String(size.nodes), ...counts, ...(json ? ["--json"] : [])], { encoding: "utf8", timeout: 3_600_000, maxBuffer: 1 << 26 });
+  process.stdout.write(r.status === 0 ? r.stdout : `  ${size.nodes} nodes: failed (${(r.stderr ?? "").trim().split("\n").pop() ?? r.status})\n`);
 }

@@ -9,7 +9,8 @@ const parse = (...argv: string[]) => benchArgs(argv, "bench", true);
 describe("bench flags", () => {
   it("reads sizes, counts and switches", () => {
     expect(parse("--nodes", "5000", "--pods", "150000", "--services", "10000", "--json")).toEqual({ nodes: 5000, pods: 150000, services: 10000, quick: false, json: true });
-    expect(parse("--quick", "--sizes", "100, 1000", "--endpoints", "3", "--traces", "7")).toEqual({ sizes: [100, 1000], endpoints: 3, traces: 7, quick: true, json: false });
+    expect(parse("--quick", "--sizes", "100, 1000", "--endpoints", "3", "--traces", "7")).toEqual({ sizes: [{ nodes: 100 }, { nodes: 1000 }], endpoints: 3, traces: 7, quick: true, json: false });
+    expect(parse("--sizes", "100,1000,5000/150000/10000").sizes).toEqual([{ nodes: 100 }, { nodes: 1000 }, { nodes: 5000, pods: 150000, services: 10000 }]);
     expect(parse()).toEqual({ quick: false, json: false });
   });
 
@@ -22,6 +23,8 @@ describe("bench flags", () => {
     [["--traces", "2.5"], /--traces <n>.*"2.5"/],
     [["--sizes", "100,x"], /"x" in the list/],
     [["--sizes", "100,1"], /"1" in the list: expected 2 to 8192/],
+    [["--sizes", "5000/150000"], /"5000\/150000" in the list: expected NODES or NODES\/PODS\/SERVICES/],
+    [["--sizes", "5000/0/10"], /"5000\/0\/10" in the list: expected at least 1, got 0/],
     [["--pods", "5"], /--pods needs --nodes/],
     [["--bogus"], /unknown option '--bogus'/],
     [["extra"], /too many arguments/],
