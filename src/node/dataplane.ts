@@ -15,24 +15,25 @@
  * plugin writes ip_forward=1 on every ADD, so a node declared with `net.ipv4.ip_forward: 0` is set
  * back after it.
  */
-import { ip as ipOf, parseIpv4, type Ipv4, type Mac } from "../net/addr.js";
+import { ip as ipOf, parseIpv4, type Ipv4 } from "../net/addr.js";
 import { parseCidr, parseIfAddr, type Cidr } from "../net/cidr.js";
 import { createRng, type Rng } from "../sim/rng.js";
 import type { Clock } from "../sim/clock.js";
 import { Network } from "../kernel/network.js";
 import type { NetNs } from "../kernel/netns.js";
-import type { EndpointSlice, Node, Pod } from "../cluster/api/types.js";
+import type { EndpointSlice, Node } from "../cluster/api/types.js";
 import type { Cluster } from "../cluster/cluster.js";
 import type { Controller } from "../cluster/controllers/types.js";
 import { podNetwork, type CniArgs, type PodNetwork } from "../cni/contract.js";
 import { HostLocalStore } from "../cni/host-local.js";
 import { bridgePlugin, type BridgeConf } from "../cni/bridge.js";
 import { docker0Plugin, dockerdStart, type DockerState } from "../cni/docker0.js";
-import { FLANNEL_ANNOTATIONS, flanneldState, flanneldSync, flannelPlugin, type FlannelConfig, type FlanneldState, type Lease } from "../cni/flannel.js";
+import { flanneldState, flanneldSync, flannelPlugin, type FlannelConfig, type FlanneldState, type Lease } from "../cni/flannel.js";
 import { syncProxyRules, type ProxierConfig, type ProxierInput, type ProxierOutput, type SyncOptions } from "../kube-proxy/proxier.js";
 import { kubeletIptables } from "./iptables-ensure.js";
 import { kubeProxyStart, kubeProxySync, proxierConfig } from "./kube-proxy.js";
-import { flannelAnnotations, nicMac, podListens, vtepMac } from "./agents.js";
+import { flannelAnnotations, nicMac, vtepMac } from "./agents.js";
+import { flannelLeases, syncPodSockets, syncStaticRoutes } from "./follow.js";
 import { LoadBalancer } from "./load-balancer.js";
 import { WaitingSandboxes } from "./sandboxes.js";
 import type { HostDecl, NodeDecl, NodeNetworking } from "./config.js";
@@ -387,7 +388,7 @@ export class Dataplane {
     if (linksStale) {
       h.synced.nodes = this.gens.nodes;
       if (this.cfg.cni === "flannel") this.syncFlannel(h);
-      if (this.cfg.cni === "bridge") this.syncStaticRoutes(h);
+      if (this.cfg.cni === "bridge") syncStaticRoutes(h.ns, h.decl.name, this.cluster, h.staticRoutes, NIC);
     }
     if (linksOnly) {
       if (linksStale) this.pinSysctls(h);
@@ -401,36 +402,11 @@ export class Dataplane {
     }
     if (h.synced.pods !== this.gens.pods) {
       h.synced.pods = this.gens.pods;
-      this.syncSockets(h);
+      syncPodSockets(h.ns, h.decl.name, this.cluster, this.net.namespaces);
       synced = true;
     }
     // The topology's sysctls win over what a sync may have set; a node already up to date has them.
     if (synced) this.pinSysctls(h);
-  }
-
-  private leasesMemo: { readonly version: number; readonly leases: Lease[] } | undefined;
-
-  /** flannel's subnet leases, from the Nodes (computed again only after the cluster changed). */
-  private leases(): Lease[] {
-    const version = this.cluster?.api.store.resourceVersion ?? -1;
-    if (this.leasesMemo?.version === version) return this.leasesMemo.leases;
-    const out: Lease[] = [];
-    for (const n of this.cluster?.list("Node") ?? []) {
-      const sub = n.spec.podCIDR ? parseCidr(n.spec.podCIDR) : undefined;
-      const pub = n.metadata.annotations?.[FLANNEL_ANNOTATIONS.publicIp];
-      if (!sub?.ok || !pub) continue;
-      const p = parseIpv4(pub);
-      if (!p.ok) continue;
-      let mac: Mac | undefined;
-      try {
-        mac = (JSON.parse(n.metadata.annotations?.[FLANNEL_ANNOTATIONS.backendData] ?? "null") as { VtepMAC?: Mac } | null)?.VtepMAC;
-      } catch {
-        mac = undefined;
-      }
-      out.push({ node: n.metadata.name, subnet: sub.value, publicIp: p.value, ...(mac ? { vtepMac: mac } : {}) });
-    }
-    this.leasesMemo = { version, leases: out };
-    return out;
   }
 
   private syncFlannel(h: NodeHost, remotes = true): void {
@@ -438,31 +414,7 @@ export class Dataplane {
     const sub = node?.spec.podCIDR ? parseCidr(node.spec.podCIDR) : undefined;
     if (!sub?.ok) return;
     const self: Lease = { node: h.decl.name, subnet: sub.value, publicIp: ipOf(h.decl.ip), ...(this.cfg.flannel.backend === "vxlan" ? { vtepMac: vtepMac(this.cfg.seed, h.decl.name) } : {}) };
-    flanneldSync(h.ns, this.flannelCfg, self, remotes ? this.leases() : undefined, NIC, h.flannel);
-  }
-
-  private syncStaticRoutes(h: NodeHost): void {
-    const want = new Map<string, { cidr: Cidr; via: Ipv4 }>();
-    for (const n of this.cluster?.list("Node") ?? []) {
-      if (n.metadata.name === h.decl.name || !n.spec.podCIDR) continue;
-      const c = parseCidr(n.spec.podCIDR);
-      const ipText = n.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
-      if (!c.ok || !ipText) continue;
-      want.set(n.metadata.name, { cidr: c.value, via: ipOf(ipText) });
-    }
-    for (const [name, c] of h.staticRoutes) {
-      if (want.has(name)) continue;
-      try {
-        h.ns.routeDel(c);
-      } catch {
-        // gone with its device
-      }
-      h.staticRoutes.delete(name);
-    }
-    for (const [name, w] of want) {
-      h.ns.routeReplace({ dst: w.cidr, via: w.via, dev: NIC });
-      h.staticRoutes.set(name, w.cidr);
-    }
+    flanneldSync(h.ns, this.flannelCfg, self, remotes && this.cluster ? flannelLeases(this.cluster) : undefined, NIC, h.flannel);
   }
 
   // kube-proxy (node/kube-proxy.ts): started once, then a full sync; its inputs are kept for
@@ -475,30 +427,5 @@ export class Dataplane {
       h.proxyStarted = true;
     }
     h.lastSync = kubeProxySync(h.ns, cfg, cluster);
-  }
-
-  // The containers' listening sockets: in the pod's namespace, or the node's for hostNetwork pods.
-  private syncSockets(h: NodeHost): void {
-    const cluster = this.cluster as Cluster;
-    const podLabel = (p: Pod): string => `pod/${p.metadata.namespace ?? "default"}/${p.metadata.name}`;
-    const clear = (ns: NetNs): void => {
-      const keep = ns.sockets.filter((s) => !s.label?.startsWith("pod/"));
-      ns.sockets.splice(0, ns.sockets.length, ...keep);
-    };
-    clear(h.ns);
-    for (const pod of cluster.podsOn(h.decl.name)) {
-      if (pod.status?.phase !== "Running") continue;
-      const sb = cluster.kubelets.sandbox(`${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`);
-      const ns = pod.spec.hostNetwork ? h.ns : sb && this.net.namespaces.get(sb.netns);
-      if (!ns) continue;
-      if (!pod.spec.hostNetwork) clear(ns);
-      for (const l of podListens(pod)) {
-        try {
-          ns.listen(l.proto, 0 as Ipv4, l.port, { label: podLabel(pod), reply: l.proto === "udp" ? "echo" : "none" });
-        } catch {
-          // Two hostNetwork pods on one port: the second container cannot bind (it would crash-loop).
-        }
-      }
-    }
   }
 }
