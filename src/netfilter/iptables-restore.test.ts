@@ -187,3 +187,36 @@ describe("parseRestore with intern (many nodes, one kube-proxy text)", () => {
     expect(formatSave(next.ruleset)).toBe(formatSave(nextFresh.ruleset));
   });
 });
+
+describe("parseRestore with intern, over many texts that share lines", () => {
+  // Lines drawn from one pool, so texts share runs of them in different orders and with different
+  // chains declared: a rule met before is reused (found by its line, or through the line that
+  // preceded it last time) only where it reads the same. Each text, in any order, as one string
+  // or as lines (the pool's own string objects), must read as its fresh parse does.
+  const CHAINS = ["A", "B", "C"];
+  const lineArb = fc.oneof(
+    fc.tuple(fc.constantFrom("INPUT", ...CHAINS), fc.constantFrom("ACCEPT", "DROP", "RETURN", ...CHAINS)).map(([c, t]) => `-A ${c} -j ${t}`),
+    fc.tuple(fc.constantFrom("INPUT", ...CHAINS), fc.integer({ min: 1, max: 3 }), fc.constantFrom("ACCEPT", ...CHAINS)).map(([c, p, t]) => `-A ${c} -p tcp -m tcp --dport ${p} -j ${t}`),
+    fc.constantFrom(...CHAINS).map((c) => `-X ${c}`),
+    fc.constantFrom(...CHAINS).map((c) => `-N ${c}`),
+    fc.constantFrom("INPUT", ...CHAINS).map((c) => `-F ${c}`),
+    fc.constantFrom(...CHAINS).map((c) => `-I ${c} 1 -j DROP`),
+  );
+  const textArb = fc.record({ declared: fc.subarray(CHAINS), body: fc.array(fc.nat(), { maxLength: 12 }), asLines: fc.boolean() });
+  const view = (r: ReturnType<typeof parseRestore>): unknown => (r.ok ? formatSave(r.ruleset) : r.issue);
+
+  it("reads every text as a fresh parse does", () => {
+    fc.assert(
+      fc.property(fc.array(lineArb, { minLength: 1, maxLength: 10 }), fc.array(textArb, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { minLength: 1, maxLength: 10 }), (pool, texts, order) => {
+        const linesOf = texts.map((t) => ["*filter", ":INPUT ACCEPT [0:0]", ...t.declared.map((c) => `:${c} - [0:0]`), ...t.body.map((i) => pool[i % pool.length] as string), "COMMIT"]);
+        for (const k of order) {
+          const i = k % texts.length;
+          const lines = linesOf[i] as string[];
+          const input = texts[i]?.asLines ? lines : `${lines.join("\n")}\n`;
+          expect(view(parseRestore(input, { intern: true }))).toEqual(view(parseRestore(lines.join("\n"))));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});

@@ -13,7 +13,7 @@ import { BUILTIN_CHAINS, TABLE_ORDER, isTableName } from "./model.js";
 import { parseRuleArgs } from "./rule-parse.js";
 import { formatRuleSpec } from "./iptables-save.js";
 import { tokenize } from "./text.js";
-import { appendCached, FNV_BASIS, INTERN_MAX, internChains, ownCopy, rememberAppend, type MutChain } from "./restore-intern.js";
+import { appendCached, endRun, FNV_BASIS, INTERN_MAX, internChains, newRun, ownCopy, rememberAppend, type MutChain } from "./restore-intern.js";
 
 /** A problem in the input, with its 1-based line number. */
 export interface RestoreIssue {
@@ -84,11 +84,14 @@ function parseOnce(text: string | readonly string[], opts: RestoreOptions): Rest
   const slices = typeof text === "string";
   const lines = slices ? text.split("\n") : text;
   let lastLine = 1;
+  // Consecutive `-A` lines met before are found through each other (restore-intern.ts).
+  const run = newRun();
   for (let ln = 1; ln <= lines.length; ln++) {
     let line = trimmed(lines[ln - 1] as string);
     if (line === "" || line.startsWith("#")) continue;
     lastLine = ln;
     if (line.startsWith("*")) {
+      endRun(run);
       if (cur) return fail(ln, `table "${cur.name}" (line ${cur.line}) has no COMMIT before the next table`);
       const name = line.slice(1).trim();
       if (!isTableName(name)) return fail(ln, `unknown table "${name}" (expected one of ${TABLE_ORDER.join(", ")})`);
@@ -99,6 +102,7 @@ function parseOnce(text: string | readonly string[], opts: RestoreOptions): Rest
     }
     if (!cur) return fail(ln, `"${line.split(/\s+/)[0] ?? ""}" outside a table: expected a "*table" line first`);
     if (line === "COMMIT") {
+      endRun(run);
       // Every jump named an existing chain when it was added; only a deletion can leave one dangling.
       const bad = cur.deleted ? checkJumps(cur.chains) : undefined;
       if (bad) return fail(bad.line, bad.message);
@@ -107,6 +111,7 @@ function parseOnce(text: string | readonly string[], opts: RestoreOptions): Rest
       continue;
     }
     if (line.startsWith(":")) {
+      endRun(run);
       // Lines of their own (not slices) are remembered when interning: each node's text declares the same chains.
       const seen = opts.intern === true && !slices ? declaredLines.get(line) : undefined;
       const d = seen ?? chainDeclaration(line, opts.intern === true && slices);
@@ -125,7 +130,8 @@ function parseOnce(text: string | readonly string[], opts: RestoreOptions): Rest
       line = m[1] ?? "";
     }
     if (opts.intern === true) {
-      if (appendCached(cur.name, cur.chains, line)) continue;
+      if (!line.startsWith("-A ")) endRun(run);
+      else if (appendCached(cur.name, cur.chains, line, run)) continue;
       // What is kept across parses must not hold slices of this text (they would keep all of it).
       if (slices) line = ownCopy(line);
     }
@@ -134,7 +140,7 @@ function parseOnce(text: string | readonly string[], opts: RestoreOptions): Rest
     if (toks[0] === "-X" || toks[0] === "--delete-chain") cur.deleted = true;
     const err = applyCommand(cur.name, cur.chains, toks, ln);
     if (err) return fail(ln, err);
-    if (opts.intern === true) rememberAppend(cur.name, cur.chains, toks, line);
+    if (opts.intern === true) rememberAppend(cur.name, cur.chains, toks, line, run);
   }
   if (cur) return fail(lastLine, `table "${cur.name}" (line ${cur.line}) is missing its COMMIT`);
   return { ok: true, ruleset: freeze(tables) };

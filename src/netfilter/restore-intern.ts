@@ -33,33 +33,80 @@ export const INTERN_MAX = 1_000_000;
  * reused, provided its chain exists and its jump target is a chain exactly when it was then
  * (DESIGN decision 5: what is identical on every node is parsed once and shared).
  */
-const appended = new Map<TableName, Map<string, { readonly chain: string; readonly target: string; readonly targetIsChain: boolean; readonly rule: Rule; readonly id: number }>>();
+interface Appended {
+  readonly chain: string;
+  readonly target: string;
+  readonly targetIsChain: boolean;
+  readonly rule: Rule;
+  readonly id: number;
+  /**
+   * The line that came next the last time this one was appended, and its entry: each node's text
+   * has a service port's lines in the same order, so the next line is found by comparing it with
+   * this one (the same string object, mostly) instead of a probe into the million-entry map.
+   */
+  nextLine: string | undefined;
+  next: Appended | undefined;
+}
+const appended = new Map<TableName, Map<string, Appended>>();
 let appendedSize = 0;
+
+/**
+ * A run of `-A` lines as the parser meets them: the last line's entry (for its `next` link), and
+ * the chain it appended to (consecutive lines mostly append to one chain). Only `-A` lines keep a
+ * run: they change no chain map, so the chain found stays the one the map holds; any other line
+ * ends it (`endRun`).
+ */
+export interface AppendRun {
+  prev: Appended | undefined;
+  chainName: string | undefined;
+  chain: MutChain | undefined;
+}
+
+export function newRun(): AppendRun {
+  return { prev: undefined, chainName: undefined, chain: undefined };
+}
+
+export function endRun(run: AppendRun): void {
+  run.prev = undefined;
+  run.chainName = undefined;
+  run.chain = undefined;
+}
 
 // A string of its own (not a slice of the whole input): concatenating and slicing flattens it.
 export function ownCopy(s: string): string {
   return ` ${s}`.slice(1);
 }
 
-export function appendCached(table: TableName, chains: Map<string, MutChain>, line: string): boolean {
-  if (!line.startsWith("-A ")) return false;
-  const hit = appended.get(table)?.get(line);
+/** Appends the rule an `-A` line met before stands for, when its conditions hold; false otherwise (parse it). */
+export function appendCached(table: TableName, chains: Map<string, MutChain>, line: string, run: AppendRun): boolean {
+  const p = run.prev;
+  let hit = p !== undefined && p.nextLine === line ? p.next : undefined;
+  const linked = hit !== undefined;
+  hit ??= appended.get(table)?.get(line);
   if (!hit) return false;
-  const chain = chains.get(hit.chain);
+  const chain = run.chain !== undefined && run.chainName === hit.chain ? run.chain : chains.get(hit.chain);
   if (!chain || chains.has(hit.target) !== hit.targetIsChain) return false;
   if (chain.hashed === chain.rules.length) {
     chain.h = Math.imul(chain.h ^ hit.id, FNV_PRIME);
     chain.hashed += 1;
   }
   chain.rules.push(hit.rule);
+  if (!linked && p) {
+    p.nextLine = line;
+    p.next = hit;
+  }
+  run.prev = hit;
+  run.chainName = hit.chain;
+  run.chain = chain;
   return true;
 }
 
-export function rememberAppend(table: TableName, chains: Map<string, MutChain>, toks: readonly string[], line: string): void {
-  if (toks[0] !== "-A" || !line.startsWith("-A ")) return;
+/** Remembers the rule an `-A` line (`toks`) just appended, for the next parse that meets the line. */
+export function rememberAppend(table: TableName, chains: Map<string, MutChain>, toks: readonly string[], line: string, run: AppendRun): void {
+  if (toks[0] !== "-A" || !line.startsWith("-A ")) return endRun(run);
   const chain = chains.get(toks[1] ?? "");
   const rule = chain?.rules[chain.rules.length - 1];
-  if (!chain || !rule) return;
+  if (!chain || !rule) return endRun(run);
   const j = toks.findIndex((a, i) => i > 1 && (a === "-j" || a === "--jump" || a === "-g" || a === "--goto"));
   const target = j >= 0 ? (toks[j + 1] ?? "") : "";
   if (appendedSize >= INTERN_MAX) {
@@ -76,8 +123,16 @@ export function rememberAppend(table: TableName, chains: Map<string, MutChain>, 
     chain.h = Math.imul(chain.h ^ id, FNV_PRIME);
     chain.hashed += 1;
   }
-  m.set(line, { chain: chain.name, target, targetIsChain: chains.has(target), rule, id });
+  const e: Appended = { chain: chain.name, target, targetIsChain: chains.has(target), rule, id, nextLine: undefined, next: undefined };
+  m.set(line, e);
   appendedSize += 1;
+  if (run.prev) {
+    run.prev.nextLine = line;
+    run.prev.next = e;
+  }
+  run.prev = e;
+  run.chainName = chain.name;
+  run.chain = chain;
 }
 
 /**
