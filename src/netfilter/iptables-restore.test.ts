@@ -201,6 +201,8 @@ describe("parseRestore with intern, over many texts that share lines", () => {
     fc.constantFrom(...CHAINS).map((c) => `-N ${c}`),
     fc.constantFrom("INPUT", ...CHAINS).map((c) => `-F ${c}`),
     fc.constantFrom(...CHAINS).map((c) => `-I ${c} 1 -j DROP`),
+    // A declaration among the rules flushes (or makes) the chain: a new chain object.
+    fc.constantFrom(...CHAINS).map((c) => `:${c} - [0:0]`),
   );
   const textArb = fc.record({ declared: fc.subarray(CHAINS), body: fc.array(fc.nat(), { maxLength: 12 }), asLines: fc.boolean() });
   const view = (r: ReturnType<typeof parseRestore>): unknown => (r.ok ? formatSave(r.ruleset) : r.issue);

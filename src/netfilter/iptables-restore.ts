@@ -130,8 +130,8 @@ function parseOnce(text: string | readonly string[], opts: RestoreOptions): Rest
       line = m[1] ?? "";
     }
     if (opts.intern === true) {
-      if (!line.startsWith("-A ")) endRun(run);
-      else if (appendCached(cur.name, cur.chains, line, run)) continue;
+      // Any other command ends the run in rememberAppend below (it may change the chains).
+      if (line.startsWith("-A ") && appendCached(cur.name, cur.chains, line, run)) continue;
       // What is kept across parses must not hold slices of this text (they would keep all of it).
       if (slices) line = ownCopy(line);
     }
