@@ -18,10 +18,10 @@
  * one cluster size only.
  */
 import { spawnSync } from "node:child_process";
-import { benchArgs } from "./args.js";
 import { performance } from "node:perf_hooks";
 import type { Ipv4 } from "../src/net/addr.js";
 import { fileURLToPath } from "node:url";
+import { benchArgs } from "./args.js";
 import { kernelFigures } from "./kernel-first-packet.js";
 import { kubeProxyDump } from "./kube-proxy-dump.js";
 import { podwireSameFlow } from "./same-flow.js";
@@ -145,7 +145,7 @@ if (json) {
 const sizes = args.sizes ?? [{ nodes: quick ? 20 : 100 }];
 if (!json) process.stdout.write("clusters (build + settle, one node's kube-proxy rules, traces through the kernels):\n");
 for (const size of sizes) {
-  const counts = [...(size.pods !== undefined ? ["--pods", String(size.pods)] : []), ...(size.services !== undefined ? ["--services", String(size.services)] : [])];
+  const counts = [...(size.pods !== undefined ? ["--pods", String(size.pods)] : []), ...(size.services !== undefined ? ["--services", String(size.services)] : []), ...(args.traces !== undefined ? ["--traces", String(args.traces)] : [])];
   const r = spawnSync(process.execPath, [...process.execArgv, ...CLUSTER_HEAP, fileURLToPath(new URL("./cluster.ts", import.meta.url)), "--nodes", String(size.nodes), ...counts, ...(json ? ["--json"] : [])], { encoding: "utf8", timeout: 3_600_000, maxBuffer: 1 << 26 });
   process.stdout.write(r.status === 0 ? r.stdout : `  ${size.nodes} nodes: failed (${(r.stderr ?? "").trim().split("\n").pop() ?? r.status})\n`);
 }
